@@ -1,0 +1,50 @@
+import cluster from 'node:cluster'
+import type { AddressInfo } from 'node:net'
+import type { LoadedConfig } from '../config/load-config.js'
+import type { Logger } from '../observe/logger.js'
+import { createService } from '../service.js'
+import type { PrimaryMessage, WorkerMessage } from './messages.js'
+
+/**
+ * A worker: load every model, then listen. Loading first means a restarted worker takes no
+ * connections until it can answer them.
+ */
+export async function runWorker(loaded: LoadedConfig, logger: Logger): Promise<void> {
+  const { server } = loaded.config
+  const service = createService(loaded, logger)
+  await service.load()
+  await service.app.listen({ port: server.port, host: server.host })
+  const addr = service.app.server.address() as AddressInfo
+  send({ type: 'servekit:listening', address: formatAddress(addr), port: addr.port })
+
+  let closing = false
+  const shutdown = (reason: string): void => {
+    if (closing) return
+    closing = true
+    logger.info({ reason }, 'worker draining')
+    service.close().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        logger.error({ err }, 'worker shutdown failed')
+        process.exit(1)
+      },
+    )
+  }
+  process.on('message', (m: PrimaryMessage) => {
+    if (m?.type === 'servekit:shutdown') shutdown('primary')
+  })
+  // Ctrl-C reaches every process in the group; drain instead of dying mid-request.
+  process.on('SIGINT', () => shutdown('SIGINT'))
+  process.on('SIGTERM', () => shutdown('SIGTERM'))
+  // If the primary dies, the IPC channel closes: do not linger as an orphan.
+  process.on('disconnect', () => shutdown('primary gone'))
+}
+
+export function formatAddress(addr: AddressInfo): string {
+  const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address
+  return `http://${host}:${addr.port}`
+}
+
+function send(message: WorkerMessage): void {
+  if (cluster.isWorker && process.send) process.send(message)
+}

@@ -1,0 +1,91 @@
+import { availableParallelism } from 'node:os'
+import { z } from 'zod'
+
+/** Model names and versions become directory names: letters, digits, `_`, `-`, `.`; no `..`. */
+export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/
+export const isSafeName = (s: string): boolean => NAME_PATTERN.test(s) && !s.includes('..')
+
+const safeName = (what: string) =>
+  z.string().refine(isSafeName, {
+    message: `${what} must be 1-128 letters, digits, "_", "-" or "." starting with a letter or digit, without ".."`,
+  })
+
+const toleranceSchema = z.object({ absolute: z.number().nonnegative().optional(), relative: z.number().nonnegative().optional() }).strict()
+
+/** One model the service serves, keyed by its model id in `models`. */
+export const modelConfigSchema = z
+  .object({
+    /** Module whose default export is the model class (path relative to the config file). */
+    module: z.string().min(1).optional(),
+    /** A built-in model class instead of a module: `xgboost`, `lightgbm` or `onnx`. */
+    framework: z.enum(['xgboost', 'lightgbm', 'onnx']).optional(),
+    /** Which version of `<store>/<id>/` to serve: a version directory name, or `latest` (the highest). */
+    version: z.union([z.literal('latest'), safeName('version')]).default('latest'),
+    /** Passed to the model class's `load` as `context.options`. */
+    options: z.record(z.string(), z.unknown()).default({}),
+    /** What a failing self-test does: `block` keeps the version out of service, `warn` serves it and says so. */
+    selfTest: z.enum(['block', 'warn']).default('block'),
+    /** Tolerance for float comparisons in self-tests; overrides the model class's. */
+    tolerance: toleranceSchema.optional(),
+  })
+  .strict()
+  .refine((m) => !(m.module && m.framework), { message: 'set either "module" or "framework", not both' })
+
+export const serverConfigSchema = z
+  .object({
+    port: z.number().int().min(0).max(65535).default(8080),
+    host: z.string().min(1).default('0.0.0.0'),
+    /** Worker processes; 0 means one per available core. */
+    workers: z.number().int().min(0).max(256).default(0),
+    /** Largest accepted request body in bytes. */
+    bodyLimit: z.number().int().positive().default(1024 * 1024),
+    /** Most feature sets in one batch request. */
+    maxBatchItems: z.number().int().positive().default(1000),
+    /** Time a client has to send a whole request; closes slow (slowloris) connections. */
+    requestTimeoutMs: z.number().int().positive().default(10_000),
+    /** Time in-flight requests get to finish after SIGTERM before workers are killed. */
+    shutdownTimeoutMs: z.number().int().positive().default(25_000),
+  })
+  .strict()
+
+export const configSchema = z
+  .object({
+    /** Local model store root, relative to the config file: `<store>/<model>/<version>/`. */
+    store: z.string().min(1).default('./models'),
+    models: z
+      .record(safeName('model id'), modelConfigSchema)
+      .refine((m) => Object.keys(m).length > 0, { message: 'list at least one model' }),
+    server: serverConfigSchema.default(serverConfigSchema.parse({})),
+    logging: z
+      .object({
+        level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+        /** Human-readable logs (for development); JSON lines otherwise. */
+        pretty: z.boolean().default(false),
+      })
+      .strict()
+      .default({ level: 'info', pretty: false }),
+  })
+  .strict()
+
+/** What a user writes in `servekit.config.ts` (defaults may be left out). */
+export type ServiceConfigInput = z.input<typeof configSchema>
+/** The validated config with every default filled in. */
+export type ServiceConfig = z.output<typeof configSchema>
+export type ModelConfig = z.output<typeof modelConfigSchema>
+export type ServerConfig = z.output<typeof serverConfigSchema>
+
+/** Worker count after resolving `0` to the number of cores. */
+export const resolveWorkers = (n: number): number => (n > 0 ? n : availableParallelism())
+
+/**
+ * Defines a service config with checked types.
+ *
+ * @example
+ * export default defineConfig({
+ *   models: { churn: { module: './src/models/churn.ts' } },
+ *   server: { port: 8080 },
+ * })
+ */
+export function defineConfig(config: ServiceConfigInput): ServiceConfigInput {
+  return config
+}

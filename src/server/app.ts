@@ -1,0 +1,40 @@
+import Fastify, { type FastifyInstance } from 'fastify'
+import type { ServerConfig } from '../config/schema.js'
+import type { Predict, PredictBatch } from '../model/predictor.js'
+import type { ModelRegistry } from '../model/registry.js'
+import type { Logger } from '../observe/logger.js'
+import { installErrorHandling } from './error-handler.js'
+import { healthRoutes } from './routes/health.js'
+import { inferRoutes } from './routes/infer.js'
+import { modelsRoutes } from './routes/models.js'
+
+export interface AppDeps {
+  predict: Predict
+  predictBatch: PredictBatch
+  registry: ModelRegistry
+  logger: Logger
+  server: Pick<ServerConfig, 'bodyLimit' | 'maxBatchItems' | 'requestTimeoutMs'>
+}
+
+/** Assembles the HTTP app. It never listens: `cluster/` (or a test) does. */
+export function buildApp(deps: AppDeps): FastifyInstance {
+  const app = Fastify({
+    // Access logging is servekit's own (off the hot path); Fastify's per-request logger stays off.
+    logger: false,
+    bodyLimit: deps.server.bodyLimit,
+    requestTimeout: deps.server.requestTimeoutMs,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    // Types are part of the contract: "1" is not a number and 5 is not a model id.
+    ajv: { customOptions: { coerceTypes: false, allErrors: false } },
+  })
+  // The API speaks JSON only: without this, text/plain bodies would reach validation as strings.
+  app.removeContentTypeParser('text/plain')
+  installErrorHandling(app, deps.logger)
+  inferRoutes(app, { predict: deps.predict, predictBatch: deps.predictBatch, maxBatchItems: deps.server.maxBatchItems })
+  healthRoutes(app, deps)
+  modelsRoutes(app, deps)
+  return app
+}

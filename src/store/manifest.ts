@@ -1,0 +1,20 @@
+import { z } from 'zod'
+
+/**
+ * `model.json`: what a version is and how to load it. Every field is optional so an artifact
+ * can be a bare directory of files; unknown fields are kept for the user's own tooling.
+ */
+export const manifestSchema = z
+  .object({
+    /** Built-in model class that loads this artifact (`xgboost`, `lightgbm`, `onnx`). */
+    framework: z.string().optional(),
+    /** Free-form description shown on `GET /models`. */
+    description: z.string().optional(),
+    /** ISO 8601 time the artifact was created. */
+    created_at: z.string().optional(),
+    /** Anything the team wants to keep beside the model: metrics, git sha, data window. */
+    metadata: z.record(z.string(), z.unknown()).optional(),
+  })
+  .loose()
+
+export type Manifest = z.infer<typeof manifestSchema>
