@@ -31,7 +31,14 @@ export function createService(loaded: LoadedConfig, logger: Logger): Service {
     predictBatch,
     load: () => registry.loadAll(),
     async close() {
-      await app.close()
+      // server.close() only drops connections idle at that moment; a keep-alive connection whose
+      // request finishes later would hold the process open, so keep closing idle ones while draining.
+      const sweep = setInterval(() => app.server.closeIdleConnections(), 50)
+      try {
+        await app.close()
+      } finally {
+        clearInterval(sweep)
+      }
       await registry.unloadAll()
     },
   }

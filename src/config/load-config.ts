@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { ServekitError } from '../errors.js'
 import { configSchema, type ServiceConfig } from './schema.js'
-import { importModule } from './import-module.js'
+import { importDefault } from './import-module.js'
 
 /** A validated config plus where it came from; relative paths in it are resolved against `dir`. */
 export interface LoadedConfig {
@@ -29,8 +29,7 @@ export async function loadConfig(file: string = DEFAULT_CONFIG_FILE): Promise<Lo
   }
   let exported: unknown
   try {
-    const mod = (await importModule(pathToFileURL(path).href)) as { default?: unknown }
-    exported = mod.default
+    exported = await importDefault(pathToFileURL(path).href)
   } catch (err) {
     throw new ServekitError('config_invalid', `${path}: cannot import: ${(err as Error).message}`, { cause: err })
   }

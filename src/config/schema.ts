@@ -5,10 +5,8 @@ import { z } from 'zod'
 export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/
 export const isSafeName = (s: string): boolean => NAME_PATTERN.test(s) && !s.includes('..')
 
-const safeName = (what: string) =>
-  z.string().refine(isSafeName, {
-    message: `${what} must be 1-128 letters, digits, "_", "-" or "." starting with a letter or digit, without ".."`,
-  })
+const NAME_RULE = 'must be 1-128 letters, digits, "_", "-" or "." starting with a letter or digit, without ".."'
+const safeName = (what: string) => z.string().refine(isSafeName, { message: `${what} ${NAME_RULE}` })
 
 const toleranceSchema = z.object({ absolute: z.number().nonnegative().optional(), relative: z.number().nonnegative().optional() }).strict()
 
@@ -52,9 +50,13 @@ export const configSchema = z
   .object({
     /** Local model store root, relative to the config file: `<store>/<model>/<version>/`. */
     store: z.string().min(1).default('./models'),
-    models: z
-      .record(safeName('model id'), modelConfigSchema)
-      .refine((m) => Object.keys(m).length > 0, { message: 'list at least one model' }),
+    models: z.record(z.string(), modelConfigSchema).superRefine((models, ctx) => {
+      const ids = Object.keys(models)
+      if (ids.length === 0) ctx.addIssue({ code: 'custom', message: 'list at least one model' })
+      for (const id of ids) {
+        if (!isSafeName(id)) ctx.addIssue({ code: 'custom', path: [id], message: `model id "${id}" ${NAME_RULE}` })
+      }
+    }),
     server: serverConfigSchema.default(serverConfigSchema.parse({})),
     logging: z
       .object({

@@ -61,24 +61,25 @@ type MaybePromise<T> = T | Promise<T>
  * - `F`: the features one prediction takes (inferred from `inputSchema` when given).
  * - `M`: the loaded model, whatever `load` returns.
  * - `O`: the output; it must be JSON-serialisable.
+ * - `I`: the features as clients send them, before `inputSchema` applies defaults and transforms.
  */
-export interface ModelClass<F = unknown, M = unknown, O = unknown> {
+export interface ModelClass<F = unknown, M = unknown, O = unknown, I = F> {
   /**
    * Checks (and may transform) the features before `predict`. Any Standard Schema works
    * (zod, valibot, arktype). A failure is the client's error: 400 `invalid_request`.
    */
-  inputSchema?: StandardSchemaV1<unknown, F>
+  inputSchema?: StandardSchemaV1<I, F>
   /** Reads the artifact and prepares everything `predict` needs. Runs once per version. */
   load(artifact: Artifact, context: LoadContext): MaybePromise<M>
   /** One prediction. Keep it free of I/O: it runs on the request path. */
-  predict(model: M, features: F, context: PredictContext): MaybePromise<O>
+  predict(model: M, features: NoInfer<F>, context: PredictContext): MaybePromise<O>
   /** Many predictions at once, outputs in input order. Used by the batch endpoint and batching. */
-  predictBatch?(model: M, features: F[], context: PredictContext): MaybePromise<O[]>
+  predictBatch?(model: M, features: NoInfer<F>[], context: PredictContext): MaybePromise<NoInfer<O>[]>
   /**
    * Self-test cases, run after every load through the same path as requests. A function may read
    * them from the artifact (e.g. `artifact.readJson('testdata.json')`).
    */
-  testData?: readonly TestCase<F, O>[] | ((artifact: Artifact, model: M) => MaybePromise<readonly TestCase<F, O>[]>)
+  testData?: readonly TestCase<NoInfer<I>, NoInfer<O>>[] | ((artifact: Artifact, model: M) => MaybePromise<readonly TestCase<NoInfer<I>, NoInfer<O>>[]>)
   /** Default tolerance for float comparisons in self-tests. */
   tolerance?: Tolerance
   /** Frees what `load` took (native sessions, file handles). Runs after the version drains. */
@@ -87,7 +88,7 @@ export interface ModelClass<F = unknown, M = unknown, O = unknown> {
 
 /** A model class with its types erased, as the registry holds it. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export type AnyModelClass = ModelClass<any, any, any>
+export type AnyModelClass = ModelClass<any, any, any, any>
 
 /**
  * Defines a model class with checked types: features come from `inputSchema`, the loaded model from
@@ -101,6 +102,6 @@ export type AnyModelClass = ModelClass<any, any, any>
  *   testData: [{ features: { x: 2 }, expected: 1 }],
  * })
  */
-export function defineModel<F = unknown, M = unknown, O = unknown>(model: ModelClass<F, M, O>): ModelClass<F, M, O> {
+export function defineModel<F = unknown, M = unknown, O = unknown, I = F>(model: ModelClass<F, M, O, I>): ModelClass<F, M, O, I> {
   return model
 }

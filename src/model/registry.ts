@@ -1,7 +1,7 @@
 import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { isServekitError, ServekitError } from '../errors.js'
-import { importModule } from '../config/import-module.js'
+import { importDefault } from '../config/import-module.js'
 import type { ModelConfig } from '../config/schema.js'
 import { loadFramework } from '../frameworks/index.js'
 import type { Logger } from '../observe/logger.js'
@@ -158,13 +158,13 @@ export class ModelRegistry {
 
 /** Imports a model class module and checks its default export has `load` and `predict`. */
 export async function importModelClass(file: string): Promise<AnyModelClass> {
-  let mod: { default?: unknown }
+  let exported: unknown
   try {
-    mod = (await importModule(pathToFileURL(file).href)) as { default?: unknown }
+    exported = await importDefault(pathToFileURL(file).href)
   } catch (err) {
     throw new ServekitError('model_load_failed', `cannot import model class ${file}: ${(err as Error).message}`, { cause: err })
   }
-  const m = mod.default as Partial<AnyModelClass> | undefined
+  const m = exported as Partial<AnyModelClass> | undefined
   if (m === null || typeof m !== 'object' || typeof m.load !== 'function' || typeof m.predict !== 'function') {
     throw new ServekitError('model_load_failed', `${file} must default-export a model class (export default defineModel({ load, predict }))`)
   }

@@ -28,7 +28,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     // Types are part of the contract: "1" is not a number and 5 is not a model id.
-    ajv: { customOptions: { coerceTypes: false, allErrors: false } },
+    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
   })
   // The API speaks JSON only: without this, text/plain bodies would reach validation as strings.
   app.removeContentTypeParser('text/plain')

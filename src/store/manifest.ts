@@ -8,6 +8,10 @@ export const manifestSchema = z
   .object({
     /** Built-in model class that loads this artifact (`xgboost`, `lightgbm`, `onnx`). */
     framework: z.string().optional(),
+    /** The model file inside the artifact, for built-in classes (e.g. `model.onnx`, `model.ubj`). */
+    file: z.string().optional(),
+    /** Feature names in model input order, for built-in classes that map a record onto a row. */
+    feature_names: z.array(z.string()).optional(),
     /** Free-form description shown on `GET /models`. */
     description: z.string().optional(),
     /** ISO 8601 time the artifact was created. */

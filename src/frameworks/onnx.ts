@@ -1,0 +1,186 @@
+import { access } from 'node:fs/promises'
+import type { InferenceSession, Tensor } from 'onnxruntime-node'
+import { isServekitError, ServekitError } from '../errors.js'
+import { defineModel, type TestCase, type Tolerance } from '../model/interface.js'
+import { featureLayout, toExample, type FeatureLayout } from './onnx/features.js'
+import { readSettings } from './onnx/options.js'
+import { readSignature, type Signature } from './onnx/signature.js'
+import { formatShape, outputRow, typedData, type ExampleValue, type JsonValue } from './onnx/tensors.js'
+
+/**
+ * Built-in model class for ONNX models, run on CPU by onnxruntime-node.
+ *
+ * onnxruntime-node is imported inside `load` only (it maps a ~45 MB native library), so services
+ * that serve no ONNX model never pay for it. Only types are imported above; they vanish at build.
+ *
+ * Features: `{ "<input>": value }` per model input (one example, no batch dim), a bare array for a
+ * one-input model, or a flat `{ feature: value }` record when `feature_order` is declared.
+ * Output: `{ "<output>": value }`, or the bare value for a one-output model or `options.output`.
+ */
+
+type Ort = typeof import('onnxruntime-node')
+
+export interface LoadedOnnx {
+  readonly ort: Ort
+  readonly session: InferenceSession
+  /** Absolute path of the model file, for messages. */
+  readonly file: string
+  readonly signature: Signature
+  readonly layout: FeatureLayout | null
+  /** The output returned bare, or null to return an object of all outputs. */
+  readonly bare: string | null
+}
+
+export type OnnxOutput = JsonValue | { [output: string]: JsonValue }
+
+type Example = Map<string, ExampleValue>
+
+const TEST_DATA_FILE = 'testdata.json'
+
+export default defineModel<unknown, LoadedOnnx, OnnxOutput>({
+  async load(artifact, { options }) {
+    const settings = readSettings(artifact, options)
+    const file = artifact.path(settings.file)
+    try {
+      await access(file)
+    } catch (err) {
+      throw new ServekitError('model_load_failed', `ONNX model file ${file} cannot be read (${(err as Error).message}); set "file" in model.json or options.file`, { cause: err })
+    }
+    const ort = await importOrt()
+    let session: InferenceSession
+    try {
+      session = await ort.InferenceSession.create(file, settings.session)
+    } catch (err) {
+      throw new ServekitError('model_load_failed', `cannot load ONNX model ${file}: ${(err as Error).message}`, { cause: err })
+    }
+    try {
+      const signature = readSignature(session, file, settings.output)
+      const layout = settings.featureOrder === null ? null : featureLayout(settings.featureOrder, signature, file)
+      const [only, ...more] = signature.outputs
+      const bare = settings.output ?? (only !== undefined && more.length === 0 ? only.name : null)
+      return { ort, session, file, signature, layout, bare }
+    } catch (err) {
+      await session.release()
+      throw err
+    }
+  },
+
+  async predict(model, features) {
+    const [output] = await run(model, [toExample(features, model.signature, model.layout)])
+    return output as OnnxOutput
+  },
+
+  async predictBatch(model, features) {
+    const examples = features.map((f, i) => atIndex(i, () => toExample(f, model.signature, model.layout)))
+    if (!model.signature.stackable) {
+      const outputs: OnnxOutput[] = []
+      for (const example of examples) outputs.push(...(await run(model, [example])))
+      return outputs
+    }
+    // Examples stack only when their shapes agree (inputs with dynamic inner dims may differ).
+    const groups = new Map<string, number[]>()
+    examples.forEach((example, i) => {
+      const key = [...example.values()].map((v) => v.shape.join('x')).join('|')
+      groups.set(key, [...(groups.get(key) ?? []), i])
+    })
+    const outputs = new Array<OnnxOutput>(examples.length)
+    for (const indices of groups.values()) {
+      const results = await run(model, indices.map((i) => examples[i] as Example))
+      indices.forEach((i, k) => (outputs[i] = results[k] as OnnxOutput))
+    }
+    return outputs
+  },
+
+  async unload(model) {
+    await model.session.release()
+  },
+
+  async testData(artifact) {
+    try {
+      await access(artifact.path(TEST_DATA_FILE))
+    } catch {
+      return []
+    }
+    return checkTestData(await artifact.readJson(TEST_DATA_FILE), artifact.path(TEST_DATA_FILE))
+  },
+
+  // float32 graphs: onnxruntime's fused kernels sum in a different order than the training framework.
+  tolerance: { absolute: 1e-5, relative: 1e-4 },
+})
+
+async function importOrt(): Promise<Ort> {
+  try {
+    const mod = await import('onnxruntime-node')
+    // A CommonJS package: the namespace carries module.exports as `default`.
+    return (mod as { default?: Ort }).default ?? mod
+  } catch (err) {
+    throw new ServekitError('model_load_failed', `onnxruntime-node could not be loaded: ${(err as Error).message}`, { cause: err })
+  }
+}
+
+/** One `session.run` for `examples` stacked along the batch dim (callers pass one unless stackable). */
+async function run(model: LoadedOnnx, examples: readonly Example[]): Promise<OnnxOutput[]> {
+  const { ort, session, signature, file } = model
+  const n = examples.length
+  const feeds: Record<string, Tensor> = {}
+  for (const spec of signature.inputs) {
+    const values = examples.map((e) => e.get(spec.name) as ExampleValue)
+    const shape = (values[0] as ExampleValue).shape
+    const data = values.length === 1 ? (values[0] as ExampleValue).data : values.flatMap((v) => v.data)
+    const dims = spec.batch === 'dynamic' || spec.batch === 'fixed' ? [n, ...shape] : shape
+    feeds[spec.name] = new ort.Tensor(spec.type, typedData(spec.type, data), dims)
+  }
+  let results: InferenceSession.ReturnType
+  try {
+    results = await session.run(feeds, signature.outputs.map((s) => s.name))
+  } catch (err) {
+    throw new ServekitError('prediction_failed', `${file}: onnxruntime failed: ${(err as Error).message}`, { cause: err })
+  }
+  const rows: Record<string, JsonValue>[] = Array.from({ length: n }, () => ({}))
+  for (const spec of signature.outputs) {
+    const tensor = results[spec.name] as Tensor
+    const dims = tensor.dims
+    const perExample = signature.batched && spec.batch !== 'none' && dims.length > 0 && dims[0] === n
+    if (!perExample && n > 1) {
+      throw new ServekitError('prediction_failed', `${file}: output "${spec.name}" has shape ${formatShape(dims)}, not one row per example of a batch of ${n}`)
+    }
+    const rowShape = perExample ? dims.slice(1) : dims
+    rows.forEach((row, i) => (row[spec.name] = outputRow(tensor, rowShape, i)))
+  }
+  return rows.map((row) => (model.bare === null ? row : (row[model.bare] as JsonValue)))
+}
+
+/** Prefixes a batch item's error with its index, so a client can find the bad one. */
+function atIndex<T>(i: number, f: () => T): T {
+  try {
+    return f()
+  } catch (err) {
+    if (!isServekitError(err)) throw err
+    throw new ServekitError(err.code, `features[${i}]: ${err.message}`, { cause: err, details: { ...err.details, index: i } })
+  }
+}
+
+function checkTestData(data: unknown, file: string): TestCase<unknown, OnnxOutput>[] {
+  const bad = (problem: string): ServekitError => new ServekitError('model_load_failed', `${file}: ${problem}`)
+  if (!Array.isArray(data)) throw bad('must be an array of {features, expected, tolerance?, name?}')
+  return data.map((entry: unknown, i) => {
+    if (entry === null || typeof entry !== 'object' || !('features' in entry) || !('expected' in entry)) {
+      throw bad(`entry ${i} needs "features" and "expected"`)
+    }
+    const { features, expected, tolerance, name } = entry as Record<string, unknown>
+    const test: TestCase<unknown, OnnxOutput> = { features, expected: expected as OnnxOutput }
+    if (tolerance !== undefined) test.tolerance = checkTolerance(tolerance, () => bad(`entry ${i}: "tolerance" must be {absolute?, relative?} with numbers >= 0`))
+    if (name !== undefined) {
+      if (typeof name !== 'string') throw bad(`entry ${i}: "name" must be a string`)
+      test.name = name
+    }
+    return test
+  })
+}
+
+function checkTolerance(value: unknown, bad: () => ServekitError): Tolerance {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw bad()
+  const { absolute, relative } = value as Record<string, unknown>
+  for (const v of [absolute, relative]) if (v !== undefined && (typeof v !== 'number' || !(v >= 0))) throw bad()
+  return value as Tolerance
+}
