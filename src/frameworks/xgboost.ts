@@ -1,8 +1,9 @@
 import { access } from 'node:fs/promises'
 import { ServekitError } from '../errors.js'
-import { defineModel, type Artifact, type TestCase, type Tolerance } from '../model/interface.js'
+import { defineModel, type Artifact } from '../model/interface.js'
+import { tabularLayout, toTabularRow, type TabularLayout } from './shared/tabular-row.js'
+import { expectNumberOrNumbers, readTestDataFile } from './shared/test-data-file.js'
 import { loadXGBoostModel, type XGBoostModel } from './xgboost/evaluator.js'
-import { featureLayout, toFeatureRow, type FeatureLayout } from './xgboost/features.js'
 
 /**
  * Built-in model class for XGBoost models saved with `save_model('model.json')` or
@@ -16,11 +17,9 @@ import { featureLayout, toFeatureRow, type FeatureLayout } from './xgboost/featu
  * returns the untransformed margin.
  */
 
-const TEST_DATA_FILE = 'testdata.json'
-
 export interface LoadedXGBoost {
   readonly booster: XGBoostModel
-  readonly layout: FeatureLayout
+  readonly layout: TabularLayout
 }
 
 export type XGBoostOutput = number | number[]
@@ -29,22 +28,23 @@ export default defineModel<unknown, LoadedXGBoost, XGBoostOutput>({
   async load(artifact, { options }) {
     const file = await modelFile(artifact, options)
     const booster = loadXGBoostModel(await artifact.readBytes(file), artifact.path(file))
-    return { booster, layout: featureLayout(booster.numFeatures, featureNames(artifact, options, booster)) }
+    const layout = tabularLayout(booster.numFeatures, featureNames(artifact, options, booster), {
+      reuseRow: true, // predict copies the row into float32 before it returns
+      namesHint: ' (or set options.feature_names)',
+    })
+    return { booster, layout }
   },
 
   predict(model, features, { parameters }) {
-    return model.booster.predict(toFeatureRow(features, model.layout), outputMargin(parameters))
+    return model.booster.predict(toTabularRow(features, model.layout), outputMargin(parameters))
   },
 
   predictBatch(model, features, { parameters }) {
     const margin = outputMargin(parameters)
-    return features.map((f, i) => model.booster.predict(toFeatureRow(f, model.layout, `features[${i}]`), margin))
+    return features.map((f, i) => model.booster.predict(toTabularRow(f, model.layout, `features[${i}]`), margin))
   },
 
-  async testData(artifact) {
-    if (!(await exists(artifact, TEST_DATA_FILE))) return []
-    return checkTestData(await artifact.readJson(TEST_DATA_FILE), artifact.path(TEST_DATA_FILE))
-  },
+  testData: (artifact) => readTestDataFile<XGBoostOutput>(artifact, { checkExpected: expectNumberOrNumbers }),
 
   // XGBoost computes in float32; the evaluator repeats its steps, and the margin of error left is
   // an ulp or two of expf/logf, far below float32 noise on the inputs.
@@ -101,7 +101,7 @@ function featureNames(artifact: Artifact, options: Readonly<Record<string, unkno
 function outputMargin(parameters: Readonly<Record<string, unknown>>): boolean {
   const value = parameters['output_margin']
   if (value === undefined || typeof value === 'boolean') return value === true
-  throw new ServekitError('invalid_request', `parameters.output_margin must be a boolean, got ${typeof value}`, { details: { parameter: 'output_margin' } })
+  throw new ServekitError('invalid_request', `parameters.output_margin must be a boolean, got ${typeof value}`, { details: { field: 'parameters.output_margin' } })
 }
 
 async function exists(artifact: Artifact, file: string): Promise<boolean> {
@@ -111,32 +111,4 @@ async function exists(artifact: Artifact, file: string): Promise<boolean> {
   } catch {
     return false
   }
-}
-
-/** Checks `testdata.json`: an array of `{features, expected, tolerance?, name?}`. */
-function checkTestData(data: unknown, file: string): TestCase<unknown, XGBoostOutput>[] {
-  const bad = (problem: string): ServekitError => new ServekitError('model_load_failed', `${file}: ${problem}`)
-  if (!Array.isArray(data)) throw bad('must be an array of {features, expected, tolerance?}')
-  return data.map((entry: unknown, i) => {
-    if (entry === null || typeof entry !== 'object' || !('features' in entry) || !('expected' in entry)) {
-      throw bad(`entry ${i} needs "features" and "expected"`)
-    }
-    const { features, expected, tolerance, name } = entry as Record<string, unknown>
-    const isNumbers = Array.isArray(expected) && expected.every((x) => typeof x === 'number')
-    if (typeof expected !== 'number' && !isNumbers) throw bad(`entry ${i}: "expected" must be a number or an array of numbers`)
-    const test: TestCase<unknown, XGBoostOutput> = { features, expected: expected as XGBoostOutput }
-    if (tolerance !== undefined) test.tolerance = checkTolerance(tolerance, () => bad(`entry ${i}: "tolerance" must be {absolute?, relative?} with non-negative numbers`))
-    if (name !== undefined) {
-      if (typeof name !== 'string') throw bad(`entry ${i}: "name" must be a string`)
-      test.name = name
-    }
-    return test
-  })
-}
-
-function checkTolerance(value: unknown, bad: () => ServekitError): Tolerance {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw bad()
-  const { absolute, relative } = value as Record<string, unknown>
-  for (const v of [absolute, relative]) if (v !== undefined && (typeof v !== 'number' || !(v >= 0))) throw bad()
-  return value as Tolerance
 }
