@@ -1,11 +1,12 @@
 import { access } from 'node:fs/promises'
 import type { InferenceSession, Tensor } from 'onnxruntime-node'
 import { isServekitError, ServekitError } from '../errors.js'
-import { defineModel, type TestCase, type Tolerance } from '../model/interface.js'
+import { defineModel } from '../model/interface.js'
 import { featureLayout, toExample, type FeatureLayout } from './onnx/features.js'
 import { readSettings } from './onnx/options.js'
 import { readSignature, type Signature } from './onnx/signature.js'
 import { formatShape, outputRow, typedData, type ExampleValue, type JsonValue } from './onnx/tensors.js'
+import { readTestDataFile } from './shared/test-data-file.js'
 
 /**
  * Built-in model class for ONNX models, run on CPU by onnxruntime-node.
@@ -34,8 +35,6 @@ export interface LoadedOnnx {
 export type OnnxOutput = JsonValue | { [output: string]: JsonValue }
 
 type Example = Map<string, ExampleValue>
-
-const TEST_DATA_FILE = 'testdata.json'
 
 export default defineModel<unknown, LoadedOnnx, OnnxOutput>({
   async load(artifact, { options }) {
@@ -95,14 +94,8 @@ export default defineModel<unknown, LoadedOnnx, OnnxOutput>({
     await model.session.release()
   },
 
-  async testData(artifact) {
-    try {
-      await access(artifact.path(TEST_DATA_FILE))
-    } catch {
-      return []
-    }
-    return checkTestData(await artifact.readJson(TEST_DATA_FILE), artifact.path(TEST_DATA_FILE))
-  },
+  // Outputs are any JSON (named tensors or a bare one), so `expected` is not checked up front.
+  testData: (artifact) => readTestDataFile<OnnxOutput>(artifact),
 
   // float32 graphs: onnxruntime's fused kernels sum in a different order than the training framework.
   tolerance: { absolute: 1e-5, relative: 1e-4 },
@@ -150,37 +143,17 @@ async function run(model: LoadedOnnx, examples: readonly Example[]): Promise<Onn
   return rows.map((row) => (model.bare === null ? row : (row[model.bare] as JsonValue)))
 }
 
-/** Prefixes a batch item's error with its index, so a client can find the bad one. */
+/**
+ * Prefixes a batch item's error with its index, so a client can find the bad one: in the message,
+ * in `details.index`, and in `details.field` (`features.x` becomes `features[2].x`).
+ */
 function atIndex<T>(i: number, f: () => T): T {
   try {
     return f()
   } catch (err) {
     if (!isServekitError(err)) throw err
-    throw new ServekitError(err.code, `features[${i}]: ${err.message}`, { cause: err, details: { ...err.details, index: i } })
+    const inner = err.details?.['field']
+    const field = `features[${i}]${typeof inner === 'string' && inner.startsWith('features') ? inner.slice('features'.length) : ''}`
+    throw new ServekitError(err.code, `features[${i}]: ${err.message}`, { cause: err, details: { ...err.details, index: i, field } })
   }
-}
-
-function checkTestData(data: unknown, file: string): TestCase<unknown, OnnxOutput>[] {
-  const bad = (problem: string): ServekitError => new ServekitError('model_load_failed', `${file}: ${problem}`)
-  if (!Array.isArray(data)) throw bad('must be an array of {features, expected, tolerance?, name?}')
-  return data.map((entry: unknown, i) => {
-    if (entry === null || typeof entry !== 'object' || !('features' in entry) || !('expected' in entry)) {
-      throw bad(`entry ${i} needs "features" and "expected"`)
-    }
-    const { features, expected, tolerance, name } = entry as Record<string, unknown>
-    const test: TestCase<unknown, OnnxOutput> = { features, expected: expected as OnnxOutput }
-    if (tolerance !== undefined) test.tolerance = checkTolerance(tolerance, () => bad(`entry ${i}: "tolerance" must be {absolute?, relative?} with numbers >= 0`))
-    if (name !== undefined) {
-      if (typeof name !== 'string') throw bad(`entry ${i}: "name" must be a string`)
-      test.name = name
-    }
-    return test
-  })
-}
-
-function checkTolerance(value: unknown, bad: () => ServekitError): Tolerance {
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) throw bad()
-  const { absolute, relative } = value as Record<string, unknown>
-  for (const v of [absolute, relative]) if (v !== undefined && (typeof v !== 'number' || !(v >= 0))) throw bad()
-  return value as Tolerance
 }

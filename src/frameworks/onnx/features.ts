@@ -37,8 +37,9 @@ export function featureLayout(order: readonly string[], signature: Signature, wh
   return { order, input }
 }
 
-const invalid = (message: string, details?: Record<string, unknown>): ServekitError =>
-  new ServekitError('invalid_request', message, details === undefined ? undefined : { details })
+/** `field` is the offending value's path in the request (the first one, when several are). */
+const invalid = (message: string, field?: string, details?: Record<string, unknown>): ServekitError =>
+  new ServekitError('invalid_request', message, field === undefined ? undefined : { details: { field, ...details } })
 
 const list = (names: readonly string[], max = 5): string =>
   names.length <= max ? names.join(', ') : `${names.slice(0, max).join(', ')} (and ${names.length - max} more)`
@@ -52,7 +53,7 @@ export function toExample(features: unknown, signature: Signature, layout: Featu
     if (only === undefined || inputs.length > 1) {
       throw invalid(`features must be an object keyed by input name (inputs: ${list(names)}), got an array`)
     }
-    return new Map([[only.name, readExample(only.name, only.type, only.example, features)]])
+    return new Map([[only.name, readExample(only.name, only.type, only.example, features, { path: 'features' })]])
   }
   if (features === null || typeof features !== 'object') {
     const expected = layout === null ? `input name (inputs: ${list(names)})` : 'feature name or by input name'
@@ -65,10 +66,10 @@ export function toExample(features: unknown, signature: Signature, layout: Featu
   const unknown = keys.filter((k) => !names.includes(k))
   if (unknown.length > 0) {
     const hint = layout === null ? '; to send named features, declare feature_order in the options or model.json' : ''
-    throw invalid(`unknown input ${list(unknown.map((k) => `"${k}"`))} (inputs: ${list(names)})${hint}`, { unknown })
+    throw invalid(`unknown input ${list(unknown.map((k) => `"${k}"`))} (inputs: ${list(names)})${hint}`, `features.${unknown[0]}`)
   }
   const missing = names.filter((n) => !Object.hasOwn(record, n))
-  if (missing.length > 0) throw invalid(`missing input ${list(missing.map((k) => `"${k}"`))} (inputs: ${list(names)})`, { missing })
+  if (missing.length > 0) throw invalid(`missing input ${list(missing.map((k) => `"${k}"`))} (inputs: ${list(names)})`, `features.${missing[0]}`, { missing })
   return new Map(inputs.map((s) => [s.name, readExample(s.name, s.type, s.example, record[s.name])]))
 }
 
@@ -77,14 +78,15 @@ function fromRecord(record: Record<string, unknown>, keys: readonly string[], la
   const known = new Set(order)
   const unknown = keys.filter((k) => !known.has(k))
   if (unknown.length > 0) {
-    throw invalid(`unknown feature ${list(unknown.map((k) => `"${k}"`))} (feature_order has ${order.length}: ${list(order)})`, { unknown })
+    throw invalid(`unknown feature ${list(unknown.map((k) => `"${k}"`))} (feature_order has ${order.length}: ${list(order)})`, `features.${unknown[0]}`)
   }
   const missing = order.filter((n) => !Object.hasOwn(record, n))
-  if (missing.length > 0) throw invalid(`missing feature ${list(missing.map((k) => `"${k}"`))}`, { missing })
+  if (missing.length > 0) throw invalid(`missing feature ${list(missing.map((k) => `"${k}"`))}`, `features.${missing[0]}`)
   const row = order.map((n) => {
     const value = record[n]
     if (typeof value === 'object' && value !== null) throw invalid(`feature "${n}": expected a single value, got ${Array.isArray(value) ? 'an array' : 'an object'}`)
     return value
   })
-  return new Map([[input.name, readExample(input.name, input.type, input.example, row, (i) => `feature "${order[i]}"`)]])
+  const at = { path: 'features', label: (i: number) => `feature "${order[i]}"`, field: (i: number) => `features.${order[i]}` }
+  return new Map([[input.name, readExample(input.name, input.type, input.example, row, at)]])
 }

@@ -47,25 +47,31 @@ export const formatShape = (dims: readonly Dim[]): string =>
 
 const isDynamic = (d: Dim): boolean => typeof d === 'string' || d < 0
 
+/** Where a value sits in the request, for errors: messages name it, `details.field` gives its path. */
+export interface ValueAt {
+  /** The value's path in the request; default `features.<name>`. */
+  readonly path?: string
+  /** Names flat element i in messages (e.g. a feature name); default `input "<name>" element i`. */
+  readonly label?: (i: number) => string
+  /** Path of flat element i; default `path` plus its indices as sent, e.g. `features.x[1][0]`. */
+  readonly field?: (i: number) => string
+}
+
 /**
  * Converts one example's JSON value for input `name` into flat elements with a checked shape.
  *
  * `want` is the per-example shape (the model's dims without the batch dim), or null when the model
  * declares none. A flat array is reshaped into `want` when the sizes leave no doubt, so clients may
  * send `[1, 2, 3, 4]` for a `[2, 2]` input; a scalar counts as a flat array of one.
- * `label(i)` names element i in errors (e.g. a feature name); the default is its flat index.
  */
-export function readExample(
-  name: string,
-  type: ElementType,
-  want: readonly Dim[] | null,
-  value: unknown,
-  label: (i: number) => string = (i) => `input "${name}" element ${i}`,
-): ExampleValue {
+export function readExample(name: string, type: ElementType, want: readonly Dim[] | null, value: unknown, at: ValueAt = {}): ExampleValue {
+  const path = at.path ?? `features.${name}`
   const got: number[] = []
   const leaves: unknown[] = []
-  flatten(value, got, 0, leaves, name)
-  const data = leaves.map((leaf, i) => convertElement(type, leaf, () => label(i)))
+  flatten(value, got, 0, leaves, name, path)
+  const label = at.label ?? ((i: number) => `input "${name}" element ${i}`)
+  const field = at.field ?? ((i: number) => indexPath(path, got, i))
+  const data = leaves.map((leaf, i) => convertElement(type, leaf, () => label(i), () => field(i)))
   if (want === null) return { shape: got, data }
   if (fits(want, got)) return { shape: got, data }
   if (got.length <= 1) {
@@ -75,28 +81,39 @@ export function readExample(
   throw new ServekitError(
     'invalid_request',
     `input "${name}": expected shape ${formatShape(want)} per example (servekit adds the batch dim), got ${formatShape(got)}`,
-    { details: { input: name, expected: want.map(String), got } },
+    { details: { field: path, input: name, got } },
   )
 }
 
+/** `path` plus the indices of flat element `i` in an array of shape `dims`: `x`, 5, [2, 3] -> `x[1][2]`. */
+function indexPath(path: string, dims: readonly number[], i: number): string {
+  let suffix = ''
+  for (let d = dims.length - 1; d >= 0; d--) {
+    const size = dims[d] as number
+    suffix = `[${i % size}]${suffix}`
+    i = Math.floor(i / size)
+  }
+  return path + suffix
+}
+
 /** Walks a nested array, recording its dims from the first element of each level and rejecting ragged ones. */
-function flatten(value: unknown, dims: number[], depth: number, out: unknown[], name: string): void {
+function flatten(value: unknown, dims: number[], depth: number, out: unknown[], name: string, path: string): void {
   if (!Array.isArray(value)) {
-    if (depth !== dims.length) throw ragged(name)
+    if (depth !== dims.length) throw ragged(name, path)
     out.push(value)
     return
   }
   if (depth === dims.length) {
-    if (out.length > 0) throw ragged(name) // a scalar already sat at this depth
+    if (out.length > 0) throw ragged(name, path) // a scalar already sat at this depth
     dims.push(value.length)
-  } else if (dims[depth] !== value.length) throw ragged(name)
+  } else if (dims[depth] !== value.length) throw ragged(name, path)
   if (value.length === 0 && depth === dims.length - 1) return
-  for (const item of value) flatten(item, dims, depth + 1, out, name)
+  for (const item of value) flatten(item, dims, depth + 1, out, name, path)
 }
 
-const ragged = (name: string): ServekitError =>
+const ragged = (name: string, path: string): ServekitError =>
   new ServekitError('invalid_request', `input "${name}": nested arrays must be rectangular (all rows the same length and depth)`, {
-    details: { input: name },
+    details: { field: path },
   })
 
 const fits = (want: readonly Dim[], got: readonly number[]): boolean =>
@@ -111,10 +128,10 @@ function reshapeFlat(want: readonly Dim[], size: number): number[] | null {
   return want.map((d) => (isDynamic(d) ? size / known : (d as number)))
 }
 
-function convertElement(type: ElementType, leaf: unknown, where: () => string): Element {
+function convertElement(type: ElementType, leaf: unknown, where: () => string, field: () => string): Element {
   const rule: ElementRule = elementRules[type]
   const bad = (expected: string): ServekitError =>
-    new ServekitError('invalid_request', `${where()}: expected ${expected}, got ${describe(leaf)}`, { details: { type } })
+    new ServekitError('invalid_request', `${where()}: expected ${expected}, got ${describe(leaf)}`, { details: { field: field() } })
   switch (rule.kind) {
     case 'float':
       if (typeof leaf !== 'number') throw bad(`a number (${type})`)

@@ -48,7 +48,7 @@ describe('invalid_request', () => {
   it('names the input, the expected and the received shape', async () => {
     const err = await predict(mlp, { input: mlpRow.slice(1) })
     expect(err.message).toBe('input "input": expected shape [30] per example (servekit adds the batch dim), got [29]')
-    expect(err.details).toMatchObject({ input: 'input', got: [29] })
+    expect(err.details).toMatchObject({ field: 'features.input', input: 'input', got: [29] })
     // A batch dim sent by the client is one dim too many.
     expect((await predict(mlp, { input: [mlpRow] })).message).toContain('expected shape [30] per example (servekit adds the batch dim), got [1, 30]')
     expect((await predict(types, { ...typesRow, mask: [true, false, true] })).message).toContain('input "mask": expected shape [2]')
@@ -82,7 +82,7 @@ describe('invalid_request', () => {
     const { mask: _, ...noMask } = typesRow
     const missing = await predict(types, noMask)
     expect(missing.message).toBe('missing input "mask" (inputs: ids, count, mask, label, score)')
-    expect(missing.details).toEqual({ missing: ['mask'] })
+    expect(missing.details).toEqual({ field: 'features.mask', missing: ['mask'] })
     const unknown = await predict(mlp, { input: mlpRow, extra: 1 })
     expect(unknown.message).toBe('unknown input "extra" (inputs: input); to send named features, declare feature_order in the options or model.json')
   })
@@ -97,7 +97,7 @@ describe('invalid_request', () => {
     if (onnx.predictBatch === undefined) throw new Error('no predictBatch')
     const err = await rejection(onnx.predictBatch(mlp, [{ input: mlpRow }, { input: mlpRow }, { input: [] }], ctx), 'invalid_request')
     expect(err.message).toMatch(/^features\[2\]: input "input": expected shape \[30\]/)
-    expect(err.details).toMatchObject({ index: 2, input: 'input' })
+    expect(err.details).toMatchObject({ index: 2, field: 'features[2].input', input: 'input' })
   })
 })
 
@@ -114,6 +114,10 @@ describe('flat records', () => {
     expect((await predict(model, { ...record, worst_area: 'big' })).message).toBe('feature "worst_area": expected a number (float64), got "big"')
     expect((await predict(model, { ...record, worst_area: [1] })).message).toBe('feature "worst_area": expected a single value, got an array')
     expect((await predict(model, {})).message).toMatch(/^missing feature "mean_radius", .* \(and 25 more\)$/)
+    // details.field is the first offending feature's path in the request.
+    expect((await predict(model, partial)).details).toEqual({ field: 'features.mean_radius' })
+    expect((await predict(model, { ...record, mean_radious: 1 })).details).toEqual({ field: 'features.mean_radious' })
+    expect((await predict(model, { ...record, worst_area: 'big' })).details).toEqual({ field: 'features.worst_area' })
   })
 })
 

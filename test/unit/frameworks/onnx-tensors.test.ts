@@ -42,7 +42,22 @@ describe('readExample', () => {
   })
 
   it('uses the label callback in errors', () => {
-    expect(() => readExample('x', 'uint8', [2], [1, 256], (i) => `pixel ${i}`)).toThrow('pixel 1: expected an integer in uint8 range [0, 255], got number 256')
+    expect(() => readExample('x', 'uint8', [2], [1, 256], { label: (i) => `pixel ${i}` })).toThrow('pixel 1: expected an integer in uint8 range [0, 255], got number 256')
+  })
+
+  it('puts the request path of the bad element or value in details.field', () => {
+    const field = (f: () => unknown): unknown => {
+      try {
+        f()
+      } catch (err) {
+        return (err as ServekitError).details?.['field']
+      }
+    }
+    expect(field(() => readExample('x', 'float32', [2, 2], [[1, 2], [3, 'a']]))).toBe('features.x[1][1]')
+    expect(field(() => readExample('x', 'float32', [], 'a'))).toBe('features.x')
+    expect(field(() => readExample('x', 'float32', [3], [1, 2]))).toBe('features.x')
+    expect(field(() => readExample('x', 'float32', null, [1, [2]], { path: 'features' }))).toBe('features')
+    expect(field(() => readExample('x', 'float32', [2], [1, 'a'], { path: 'features', field: (i) => `features.f${i}` }))).toBe('features.f1')
   })
 })
 
