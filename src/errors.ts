@@ -26,6 +26,7 @@ export const errorCodes = {
   config_invalid: 'The service config is invalid',
   model_load_failed: 'A model version failed to load',
   self_test_failed: 'A model version failed its self-test',
+  incompatible_version: 'A model version rejects features the serving version accepts',
   // Control plane.
   unauthorized: 'Missing or wrong admin token',
 } as const

@@ -1,7 +1,9 @@
 import { Command, InvalidArgumentError } from 'commander'
 import { createRequire } from 'node:module'
 import { isServekitError } from '../errors.js'
+import { registerModels } from './commands/models.js'
 import { registerPredict } from './commands/predict.js'
+import { registerPublish } from './commands/publish.js'
 import { registerServe } from './commands/serve.js'
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string }
@@ -12,8 +14,12 @@ export function buildCli(): Command {
     .description('Model serving as a library: serve, test and manage the models of one service.')
     .version(version)
     .showHelpAfterError('(run with --help for usage)')
+    // Root options (--version) only before the command, so `publish --version 3` reaches publish.
+    .enablePositionalOptions()
   registerServe(program)
   registerPredict(program)
+  registerPublish(program)
+  registerModels(program)
   return program
 }
 

@@ -29,11 +29,17 @@ export function runPrimary(options: PrimaryOptions): void {
     const worker = cluster.fork()
     started.set(worker.id, Date.now())
     worker.on('message', (m: unknown) => {
-      if (!isWorkerMessage(m) || m.type !== 'servekit:listening') return
+      if (!isWorkerMessage(m)) return
+      if (m.type === 'servekit:changed') {
+        // Relay an admin change to every other worker so they all serve the same versions.
+        const relay: PrimaryMessage = { type: 'servekit:reconcile', model_id: m.model_id }
+        for (const w of Object.values(cluster.workers ?? {})) if (w && w !== worker && w.isConnected()) w.send(relay)
+        return
+      }
       listening.add(worker.id)
       if (!announced && listening.size >= options.workers) {
         announced = true
-        logger.info({ address: m.address, port: m.port, workers: options.workers }, `servekit listening on ${m.address}`)
+        logger.info({ address: m.address, port: m.port, admin_address: m.admin_address, workers: options.workers }, `servekit listening on ${m.address}`)
       }
     })
     return worker

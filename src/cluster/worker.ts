@@ -10,12 +10,18 @@ import type { PrimaryMessage, WorkerMessage } from './messages.js'
  * connections until it can answer them.
  */
 export async function runWorker(loaded: LoadedConfig, logger: Logger): Promise<void> {
-  const { server } = loaded.config
-  const service = createService(loaded, logger)
+  const { server, admin } = loaded.config
+  const service = createService(loaded, { logger, notify: (id) => send({ type: 'servekit:changed', model_id: id }) })
   await service.load()
   await service.app.listen({ port: server.port, host: server.host })
+  let adminAddress: string | null = null
+  if (service.adminApp && admin.port !== undefined) {
+    await service.adminApp.listen({ port: admin.port, host: admin.host })
+    adminAddress = formatAddress(service.adminApp.server.address() as AddressInfo)
+  }
+  service.startPolling()
   const addr = service.app.server.address() as AddressInfo
-  send({ type: 'servekit:listening', address: formatAddress(addr), port: addr.port })
+  send({ type: 'servekit:listening', address: formatAddress(addr), port: addr.port, admin_address: adminAddress })
 
   let closing = false
   const shutdown = (reason: string): void => {
@@ -32,6 +38,7 @@ export async function runWorker(loaded: LoadedConfig, logger: Logger): Promise<v
   }
   process.on('message', (m: PrimaryMessage) => {
     if (m?.type === 'servekit:shutdown') shutdown('primary')
+    else if (m?.type === 'servekit:reconcile') void service.registry.reconcile(m.model_id)
   })
   // Ctrl-C reaches every process in the group; drain instead of dying mid-request.
   process.on('SIGINT', () => shutdown('SIGINT'))

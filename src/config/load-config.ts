@@ -10,8 +10,6 @@ export interface LoadedConfig {
   readonly file: string
   readonly dir: string
   readonly config: ServiceConfig
-  /** Absolute path of the local model store. */
-  readonly storeDir: string
 }
 
 export const DEFAULT_CONFIG_FILE = 'servekit.config.ts'
@@ -38,11 +36,11 @@ export async function loadConfig(file: string = DEFAULT_CONFIG_FILE): Promise<Lo
 }
 
 /** Validates a config object; `source` names it in error messages. */
-export function validateConfig(input: unknown, source: string): { config: ServiceConfig; storeDir: string } {
+export function validateConfig(input: unknown, source: string): { config: ServiceConfig } {
   const parsed = configSchema.safeParse(input)
   if (!parsed.success) {
     const lines = parsed.error.issues.slice(0, 5).map((i) => `  ${i.path.map(String).join('.') || '(root)'}: ${i.message}`)
     throw new ServekitError('config_invalid', `${source}: invalid config\n${lines.join('\n')}`)
   }
-  return { config: parsed.data, storeDir: resolve(dirname(source), parsed.data.store) }
+  return { config: parsed.data }
 }

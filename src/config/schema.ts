@@ -17,12 +17,26 @@ export const modelConfigSchema = z
     module: z.string().min(1).optional(),
     /** A built-in model class instead of a module: `xgboost`, `lightgbm` or `onnx`. */
     framework: z.enum(['xgboost', 'lightgbm', 'onnx']).optional(),
-    /** Which version of `<store>/<id>/` to serve: a version directory name, or `latest` (the highest). */
-    version: z.union([z.literal('latest'), safeName('version')]).default('latest'),
+    /**
+     * Which versions of `<store>/<id>/` to load: `'latest'` (the highest), a pinned version name,
+     * `{ latest: n }` (the n highest, side by side), or a list of version names.
+     */
+    versions: z
+      .union([z.literal('latest'), safeName('version'), z.object({ latest: z.number().int().min(1).max(100) }).strict(), z.array(safeName('version')).min(1)])
+      .default('latest'),
+    /** The version (or alias) requests get when they name none; default: the highest loaded. */
+    default: safeName('default').optional(),
+    /** Named pointers to versions, e.g. `{ stable: '3', canary: '4' }`; the store's serving.json may move them. */
+    aliases: z.record(z.string(), safeName('alias target')).default({}),
     /** Passed to the model class's `load` as `context.options`. */
     options: z.record(z.string(), z.unknown()).default({}),
     /** What a failing self-test does: `block` keeps the version out of service, `warn` serves it and says so. */
     selfTest: z.enum(['block', 'warn']).default('block'),
+    /**
+     * Before a new version becomes the default, the serving version's self-test features go through
+     * it: `block` refuses a version that rejects them, `warn` logs and swaps anyway.
+     */
+    compatibility: z.enum(['block', 'warn']).default('block'),
     /** Tolerance for float comparisons in self-tests; overrides the model class's. */
     tolerance: toleranceSchema.optional(),
   })
@@ -46,10 +60,43 @@ export const serverConfigSchema = z
   })
   .strict()
 
+const s3StoreSchema = z
+  .object({
+    type: z.literal('s3'),
+    bucket: z.string().min(1),
+    prefix: z.string().default(''),
+    region: z.string().optional(),
+    /** S3-compatible endpoint (MinIO, a local server); AWS otherwise. */
+    endpoint: z.string().url().optional(),
+    forcePathStyle: z.boolean().optional(),
+    /** Where versions are downloaded before loading, relative to the config file. */
+    cacheDir: z.string().default('./.servekit-cache'),
+  })
+  .strict()
+
+export const adminConfigSchema = z
+  .object({
+    /** Bearer token for /admin/*; also read from SERVEKIT_ADMIN_TOKEN. Without one, the admin API is off. */
+    token: z.string().min(16, 'admin token must be at least 16 characters').optional(),
+    /** Serve /admin/* on its own port instead of the data-plane port. */
+    port: z.number().int().min(0).max(65535).optional(),
+    /** Address of the separate admin port. */
+    host: z.string().min(1).default('127.0.0.1'),
+  })
+  .strict()
+
 export const configSchema = z
   .object({
-    /** Local model store root, relative to the config file: `<store>/<model>/<version>/`. */
-    store: z.string().min(1).default('./models'),
+    /**
+     * The model store: a local directory (relative to the config file) holding
+     * `<model>/<version>/`, or `{ type: 's3', bucket, prefix }`.
+     */
+    store: z.union([z.string().min(1), s3StoreSchema]).default('./models'),
+    /** How often every worker checks the store for new versions and serving.json changes; 0 turns polling off. */
+    pollIntervalMs: z.number().int().min(0).default(10_000),
+    admin: adminConfigSchema.default({ host: '127.0.0.1' }),
+    /** Stored expectations for `servekit test`, relative to the config file: `<testdata>/<model id>.json`. */
+    testdata: z.string().min(1).default('./testdata'),
     models: z.record(z.string(), modelConfigSchema).superRefine((models, ctx) => {
       const ids = Object.keys(models)
       if (ids.length === 0) ctx.addIssue({ code: 'custom', message: 'list at least one model' })
@@ -75,6 +122,8 @@ export type ServiceConfigInput = z.input<typeof configSchema>
 export type ServiceConfig = z.output<typeof configSchema>
 export type ModelConfig = z.output<typeof modelConfigSchema>
 export type ServerConfig = z.output<typeof serverConfigSchema>
+export type AdminConfig = z.output<typeof adminConfigSchema>
+export type S3StoreConfig = z.output<typeof s3StoreSchema>
 
 /** Worker count after resolving `0` to the number of cores. */
 export const resolveWorkers = (n: number): number => (n > 0 ? n : availableParallelism())

@@ -4,7 +4,10 @@ import type { LoadedVersion, ModelRegistry } from './registry.js'
 
 /** One prediction, as every protocol adapter (HTTP /infer, CLI predict) asks for it. */
 export interface PredictRequest {
+  /** A model id, or `name@version` / `name@alias`. */
   readonly modelId: string
+  /** A version or alias; overrides one given in `modelId`. */
+  readonly modelVersion?: string | undefined
   readonly features: unknown
   readonly requestId: string
   readonly parameters?: Readonly<Record<string, unknown>> | undefined
@@ -21,6 +24,7 @@ export type Predict = (req: PredictRequest, signal: AbortSignal) => Promise<Pred
 
 export interface PredictBatchRequest {
   readonly modelId: string
+  readonly modelVersion?: string | undefined
   readonly instances: readonly unknown[]
   readonly requestId: string
   readonly parameters?: Readonly<Record<string, unknown>> | undefined
@@ -38,15 +42,32 @@ export type PredictBatch = (req: PredictBatchRequest, signal: AbortSignal) => Pr
 
 const NO_PARAMETERS: Readonly<Record<string, unknown>> = Object.freeze({})
 
-/** Resolves a model id to its serving version: one Map lookup. */
-export function resolveVersion(registry: ModelRegistry, modelId: string): LoadedVersion {
-  const entry = registry.get(modelId)
+/**
+ * Resolves a model id (optionally `name@version` or `name@alias`, or with an explicit version) to a
+ * loaded version: one or two Map lookups.
+ */
+export function resolveVersion(registry: ModelRegistry, modelId: string, modelVersion?: string): LoadedVersion {
+  let name = modelId
+  let wanted = modelVersion
+  const at = modelId.indexOf('@')
+  if (at !== -1) {
+    name = modelId.slice(0, at)
+    wanted ??= modelId.slice(at + 1)
+  }
+  const entry = registry.get(name)
   if (entry === undefined) {
-    throw new ServekitError('model_not_found', `model "${truncate(modelId)}" not found (known: ${registry.ids.join(', ')})`)
+    throw new ServekitError('model_not_found', `model "${truncate(name)}" not found (known: ${registry.ids.join(', ')})`)
+  }
+  if (wanted !== undefined) {
+    const version = entry.routes.get(wanted)
+    if (version === undefined) {
+      throw new ServekitError('version_not_found', `model "${name}" has no loaded version or alias "${truncate(wanted)}" (loaded: ${[...entry.routes.keys()].join(', ') || 'none'})`)
+    }
+    return version
   }
   const version = entry.serving
   if (version === undefined) {
-    throw new ServekitError('not_ready', entry.status === 'failed' ? `model "${modelId}" failed to load: ${entry.error}` : `model "${modelId}" is still loading`)
+    throw new ServekitError('not_ready', entry.status === 'failed' ? `model "${name}" failed to load: ${entry.error}` : `model "${name}" is still loading`)
   }
   return version
 }
@@ -59,14 +80,25 @@ export function createPredictor(registry: ModelRegistry): { predict: Predict; pr
   })
   return {
     async predict(req, signal) {
-      const version = resolveVersion(registry, req.modelId)
-      const output = await version.predict(req.features, context(req.parameters, signal))
-      return { output, modelId: req.modelId, modelVersion: version.version }
+      const version = resolveVersion(registry, req.modelId, req.modelVersion)
+      // Counted so a swapped-out version is unloaded only after its last request.
+      version.inflight++
+      try {
+        const output = await version.predict(req.features, context(req.parameters, signal))
+        return { output, modelId: version.modelId, modelVersion: version.version }
+      } finally {
+        version.inflight--
+      }
     },
     async predictBatch(req, signal) {
-      const version = resolveVersion(registry, req.modelId)
-      const results = await version.predictBatch(req.instances, context(req.parameters, signal))
-      return { modelId: req.modelId, modelVersion: version.version, results }
+      const version = resolveVersion(registry, req.modelId, req.modelVersion)
+      version.inflight++
+      try {
+        const results = await version.predictBatch(req.instances, context(req.parameters, signal))
+        return { modelId: version.modelId, modelVersion: version.version, results }
+      } finally {
+        version.inflight--
+      }
     },
   }
 }

@@ -1,29 +1,12 @@
-import { resolve } from 'node:path'
-import { pathToFileURL } from 'node:url'
 import { isServekitError, ServekitError } from '../errors.js'
-import { importDefault } from '../config/import-module.js'
 import type { ModelConfig } from '../config/schema.js'
-import { loadFramework } from '../frameworks/index.js'
 import type { Logger } from '../observe/logger.js'
-import type { ModelStore } from '../store/model-store.js'
-import { DEFAULT_TOLERANCE } from './compare.js'
-import type { AnyModelClass, Artifact } from './interface.js'
-import { runSelfTest, type SelfTestReport } from './self-test.js'
-import { createVersionPredict, type VersionPredict, type VersionPredictBatch } from './version-predict.js'
+import type { ModelStore, ServingState } from '../store/model-store.js'
+import { findIncompatibilities } from './compatibility.js'
+import { drain, loadVersion, unloadVersion, type LoadedVersion } from './version-loader.js'
+import { desiredState } from './version-policy.js'
 
-/** One model version in memory, ready to predict. */
-export interface LoadedVersion {
-  readonly modelId: string
-  readonly version: string
-  readonly artifact: Artifact
-  readonly modelClass: AnyModelClass
-  readonly instance: unknown
-  readonly predict: VersionPredict
-  readonly predictBatch: VersionPredictBatch
-  readonly loadedAt: Date
-  readonly loadMs: number
-  readonly selfTest: SelfTestReport
-}
+export type { LoadedVersion } from './version-loader.js'
 
 export type ModelStatus = 'loading' | 'ready' | 'failed'
 
@@ -32,9 +15,17 @@ export interface ModelEntry {
   readonly id: string
   readonly config: ModelConfig
   status: ModelStatus
-  /** The version requests get. Swapped by assignment, so a lookup never sees a half-loaded version. */
+  /** The version requests get when they name none. Swapped by assignment: a lookup never sees a half-loaded version. */
   serving: LoadedVersion | undefined
-  /** Why the last load failed, shown on `GET /models` and in `not_ready` errors. */
+  /** Every loaded version, by version name. */
+  readonly loaded: Map<string, LoadedVersion>
+  /** Version names and aliases -> loaded version, for `name@version` and `model_version` requests. Rebuilt on every change. */
+  routes: Map<string, LoadedVersion>
+  /** Alias -> version, as last reconciled. */
+  aliases: Readonly<Record<string, string>>
+  /** Versions that failed to load, their self-test or the compatibility check, and why. Not retried until asked. */
+  readonly failures: Map<string, string>
+  /** Why the model has no serving version (no versions, store unreachable, every candidate failed). */
   error: string | undefined
 }
 
@@ -44,21 +35,33 @@ export interface RegistryOptions {
   /** Directory that `module` paths are relative to (the config file's). */
   baseDir: string
   logger: Logger
+  /** Longest wait for in-flight requests before an old version is unloaded anyway. */
+  drainTimeoutMs?: number
 }
 
+/** How many versions below a failed default are tried when nothing serves yet (cold start after a bad publish). */
+const FALLBACK_TRIES = 3
+
 /**
- * Holds model id -> loaded version. Lookups are one Map get; loading happens off the request path.
+ * Holds model id -> loaded versions. Lookups are Map gets; everything else (loading, self-tests,
+ * swaps, unloading) happens in `reconcile`, off the request path and one model change at a time.
  */
 export class ModelRegistry {
   private readonly entries = new Map<string, ModelEntry>()
   /** Sorted ids, computed once for error messages. */
   readonly ids: readonly string[]
+  /** Serialises reconciles, so a poll and an admin call never load the same version twice. */
+  private queue: Promise<unknown> = Promise.resolve()
 
   constructor(private readonly options: RegistryOptions) {
     for (const [id, config] of Object.entries(options.models)) {
-      this.entries.set(id, { id, config, status: 'loading', serving: undefined, error: undefined })
+      this.entries.set(id, { id, config, status: 'loading', serving: undefined, loaded: new Map(), routes: new Map(), aliases: {}, failures: new Map(), error: undefined })
     }
     this.ids = [...this.entries.keys()].sort()
+  }
+
+  get store(): ModelStore {
+    return this.options.store
   }
 
   get(id: string): ModelEntry | undefined {
@@ -75,107 +78,209 @@ export class ModelRegistry {
     return true
   }
 
-  /** Loads every configured model. A model that fails is marked failed; the others still load. */
-  async loadAll(): Promise<void> {
-    await Promise.all(this.list().map((entry) => this.loadEntry(entry)))
+  /** Loads every configured model at start. A model that fails is marked failed; the others still load. */
+  loadAll(): Promise<void> {
+    return this.reconcileAll()
   }
 
-  /** Unloads every serving version (shutdown). */
+  /** Brings every model in line with the store (new versions, moved aliases). Never throws. */
+  reconcileAll(): Promise<void> {
+    return this.serialise(() => Promise.all(this.list().map((e) => this.reconcileEntry(e))).then(() => undefined))
+  }
+
+  /** Brings one model in line with the store; `retry` forgets earlier failures first. */
+  reconcile(id: string, opts: { retry?: boolean } = {}): Promise<ModelEntry> {
+    const entry = this.require(id)
+    return this.serialise(async () => {
+      if (opts.retry) entry.failures.clear()
+      await this.reconcileEntry(entry)
+      return entry
+    })
+  }
+
+  /**
+   * Loads `version` (if needed) and checks it could become the default (self-test and compatibility
+   * with what serves now), without changing what serves. Throws with the reason when it could not.
+   */
+  prepare(id: string, version: string, opts: { asDefault: boolean }): Promise<LoadedVersion> {
+    const entry = this.require(id)
+    return this.serialise(async () => {
+      entry.failures.delete(version)
+      const available = await this.options.store.versions(id)
+      if (!available.includes(version)) throw new ServekitError('version_not_found', `${id}@${version} is not in the store (available: ${available.join(', ') || 'none'})`)
+      const candidate = entry.loaded.get(version) ?? (await this.tryLoad(entry, version))
+      if (candidate === undefined) {
+        const reason = entry.failures.get(version) ?? `${id}@${version} failed to load`
+        throw new ServekitError(reason.includes('self-test failed') ? 'self_test_failed' : 'model_load_failed', reason)
+      }
+      if (!entry.loaded.has(version)) entry.loaded.set(version, candidate)
+      const problems = opts.asDefault && entry.serving && entry.serving !== candidate ? await this.compatibilityProblems(entry, entry.serving, candidate) : undefined
+      if (problems) throw new ServekitError('incompatible_version', problems)
+      this.rebuildRoutes(entry)
+      return candidate
+    })
+  }
+
+  /** Reads, changes and writes the model's serving state in the store, then reconciles. */
+  async updateServingState(id: string, change: (state: ServingState) => ServingState): Promise<ModelEntry> {
+    this.require(id)
+    const state = await this.options.store.readServingState(id)
+    await this.options.store.writeServingState(id, change(structuredClone(state)))
+    return this.reconcile(id)
+  }
+
+  /** Unloads every version (shutdown). */
   async unloadAll(): Promise<void> {
-    await Promise.all(
-      this.list().map(async (entry) => {
-        const v = entry.serving
-        entry.serving = undefined
-        if (v) await unloadVersion(v, this.options.logger)
-      }),
+    await this.serialise(() =>
+      Promise.all(
+        this.list().map(async (entry) => {
+          const versions = [...entry.loaded.values()]
+          entry.serving = undefined
+          entry.loaded.clear()
+          entry.routes = new Map()
+          await Promise.all(versions.map((v) => unloadVersion(v, this.options.logger)))
+        }),
+      ),
     )
   }
 
-  private async loadEntry(entry: ModelEntry): Promise<void> {
+  private require(id: string): ModelEntry {
+    const entry = this.entries.get(id)
+    if (entry === undefined) throw new ServekitError('model_not_found', `model "${id.slice(0, 64)}" not found (known: ${this.ids.join(', ')})`)
+    return entry
+  }
+
+  private serialise<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(work, work)
+    this.queue = run.catch(() => undefined)
+    return run
+  }
+
+  private async reconcileEntry(entry: ModelEntry): Promise<void> {
     const log = this.options.logger.child({ model_id: entry.id })
+    let available: string[]
+    let state: ServingState
     try {
-      const version = await this.resolveVersion(entry)
-      const loaded = await this.loadVersion(entry, version)
-      const test = loaded.selfTest
-      if (test.status === 'failed') {
-        const summary = `self-test failed: ${test.failed} of ${test.cases} cases (${test.failures.map((f) => `${f.name}: ${f.reason}`).join('; ')})`
-        if (entry.config.selfTest === 'block') {
-          await unloadVersion(loaded, log)
-          throw new ServekitError('self_test_failed', `${entry.id}@${version} ${summary}`)
-        }
-        log.warn({ model_version: version, self_test: test }, `serving ${entry.id}@${version} despite failed self-test (selfTest: warn)`)
+      ;[available, state] = await Promise.all([this.options.store.versions(entry.id), this.options.store.readServingState(entry.id)])
+    } catch (err) {
+      // Keep serving what is loaded; the store may be back at the next poll.
+      entry.error = `cannot read the model store: ${err instanceof Error ? err.message : String(err)}`
+      if (entry.serving === undefined) entry.status = 'failed'
+      log.error({ err }, entry.error)
+      return
+    }
+    const desired = desiredState(entry.config, available, state)
+    entry.aliases = desired.aliases
+
+    for (const version of desired.load) {
+      if (!entry.loaded.has(version) && !entry.failures.has(version)) {
+        const loaded = await this.tryLoad(entry, version)
+        if (loaded) entry.loaded.set(version, loaded)
       }
-      entry.serving = loaded
+    }
+
+    await this.chooseDefault(entry, desired.default, available, log)
+
+    // Retire versions no longer wanted: unreachable first, unloaded once their requests finish.
+    const keep = new Set(desired.load)
+    const retired = [...entry.loaded.values()].filter((v) => !keep.has(v.version) && v !== entry.serving)
+    for (const v of retired) entry.loaded.delete(v.version)
+    this.rebuildRoutes(entry)
+    for (const v of retired) void this.retire(v, log)
+
+    if (entry.serving) {
       entry.status = 'ready'
       entry.error = undefined
-      log.info({ model_version: version, load_ms: round(loaded.loadMs), self_test: test.status, cases: test.cases }, `loaded ${entry.id}@${version}`)
-    } catch (err) {
+    } else {
       entry.status = 'failed'
-      entry.error = err instanceof Error ? err.message : String(err)
+      entry.error =
+        available.length === 0
+          ? `no versions of "${entry.id}" in the model store ${this.options.store.description} (expected ${entry.id}/<version>/)`
+          : desired.default === undefined
+            ? `no version of "${entry.id}" matches the config (versions: ${JSON.stringify(entry.config.versions)}; available: ${available.join(', ')})`
+            : (entry.failures.get(desired.default) ?? `${entry.id}@${desired.default} is not loaded`)
+    }
+  }
+
+  /** Swaps in the desired default if it loaded and is compatible; otherwise keeps what serves (or falls back at cold start). */
+  private async chooseDefault(entry: ModelEntry, want: string | undefined, available: readonly string[], log: Logger): Promise<void> {
+    if (want === undefined || entry.serving?.version === want) return
+    const candidate = entry.loaded.get(want)
+    if (candidate && entry.serving) {
+      const problems = await this.compatibilityProblems(entry, entry.serving, candidate)
+      if (problems) {
+        entry.failures.set(want, problems)
+        entry.loaded.delete(want)
+        void this.retire(candidate, log)
+        log.error({ model_version: want, code: 'incompatible_version' }, problems)
+        return
+      }
+    }
+    if (candidate) {
+      const previous = entry.serving
+      entry.serving = candidate
+      log.info({ model_version: want, previous_version: previous?.version ?? null }, previous ? `swapped ${entry.id}: ${previous.version} -> ${want}` : `serving ${entry.id}@${want}`)
+      return
+    }
+    if (entry.serving) {
+      log.warn({ model_version: want, serving_version: entry.serving.version }, `${entry.id}@${want} cannot serve; ${entry.serving.version} keeps serving`)
+      return
+    }
+    // Cold start and the wanted version is broken: serve the newest older version that loads.
+    const older = available.filter((v) => !entry.failures.has(v) && v !== want && available.indexOf(v) < available.indexOf(want)).reverse().slice(0, FALLBACK_TRIES)
+    for (const v of older) {
+      const loaded = entry.loaded.get(v) ?? (await this.tryLoad(entry, v))
+      if (loaded) {
+        entry.loaded.set(v, loaded)
+        entry.serving = loaded
+        log.warn({ model_version: v, wanted_version: want }, `${entry.id}@${want} cannot serve; falling back to ${entry.id}@${v}`)
+        return
+      }
+    }
+  }
+
+  private async compatibilityProblems(entry: ModelEntry, serving: LoadedVersion, candidate: LoadedVersion): Promise<string | undefined> {
+    const problems = await findIncompatibilities(serving, candidate)
+    if (problems.length === 0) return undefined
+    const message = `${entry.id}@${candidate.version} rejects features that ${entry.id}@${serving.version} accepts: ${problems.slice(0, 3).join('; ')}`
+    if (entry.config.compatibility === 'warn') {
+      this.options.logger.warn({ model_id: entry.id, model_version: candidate.version }, `${message}; swapping anyway (compatibility: warn)`)
+      return undefined
+    }
+    return message
+  }
+
+  private async tryLoad(entry: ModelEntry, version: string): Promise<LoadedVersion | undefined> {
+    const log = this.options.logger.child({ model_id: entry.id })
+    try {
+      const loaded = await loadVersion(entry.id, entry.config, version, this.options, log)
+      log.info({ model_version: version, load_ms: round(loaded.loadMs), self_test: loaded.selfTest.status, cases: loaded.selfTest.cases }, `loaded ${entry.id}@${version}`)
+      return loaded
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err)
+      entry.failures.set(version, message)
       // Our own errors carry a full message; only foreign ones need their stack in the log.
       const detail = isServekitError(err) ? { code: err.code, err: err.cause } : { code: 'model_load_failed', err }
-      log.error(detail, `failed to load ${entry.id}: ${entry.error}`)
+      log.error({ ...detail, model_version: version }, `failed to load ${entry.id}@${version}: ${message}`)
+      return undefined
     }
   }
 
-  private async resolveVersion(entry: ModelEntry): Promise<string> {
-    if (entry.config.version !== 'latest') return entry.config.version
-    const versions = await this.options.store.versions(entry.id)
-    const latest = versions.at(-1)
-    if (latest === undefined) throw new ServekitError('model_load_failed', `no versions of "${entry.id}" in the model store (expected a directory ${entry.id}/<version>/)`)
-    return latest
+  private async retire(v: LoadedVersion, log: Logger): Promise<void> {
+    const drained = await drain(v, this.options.drainTimeoutMs ?? 30_000)
+    if (!drained) log.warn({ model_version: v.version, inflight: v.inflight }, 'unloading a version with requests still running (drain timeout)')
+    await unloadVersion(v, log)
+    log.info({ model_version: v.version }, `unloaded ${v.modelId}@${v.version}`)
   }
 
-  private async loadVersion(entry: ModelEntry, version: string): Promise<LoadedVersion> {
-    const label = `${entry.id}@${version}`
-    const started = performance.now()
-    const artifact = await this.options.store.open({ name: entry.id, version })
-    const modelClass = await this.resolveModelClass(entry, artifact)
-    let instance: unknown
-    try {
-      instance = await modelClass.load(artifact, { options: entry.config.options })
-    } catch (err) {
-      if (isServekitError(err) && err.code === 'model_load_failed') throw err
-      throw new ServekitError('model_load_failed', `${label}: load threw: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
+  private rebuildRoutes(entry: ModelEntry): void {
+    const routes = new Map<string, LoadedVersion>()
+    for (const [name, v] of entry.loaded) routes.set(name, v)
+    for (const [alias, version] of Object.entries(entry.aliases)) {
+      const v = entry.loaded.get(version)
+      if (v && !routes.has(alias)) routes.set(alias, v)
     }
-    const loadMs = performance.now() - started
-    const { predict, predictBatch } = createVersionPredict(label, modelClass, instance)
-    const tolerance = entry.config.tolerance ?? modelClass.tolerance ?? DEFAULT_TOLERANCE
-    const selfTest = await runSelfTest(modelClass, artifact, instance, predict, tolerance)
-    return { modelId: entry.id, version, artifact, modelClass, instance, predict, predictBatch, loadedAt: new Date(), loadMs, selfTest }
-  }
-
-  private async resolveModelClass(entry: ModelEntry, artifact: Artifact): Promise<AnyModelClass> {
-    const { module, framework } = entry.config
-    if (module !== undefined) return importModelClass(resolve(this.options.baseDir, module))
-    const name = framework ?? artifact.manifest.framework
-    if (name === undefined) {
-      throw new ServekitError('model_load_failed', `${entry.id}: no model class: set "module" or "framework" in the config, or "framework" in ${artifact.dir}/model.json`)
-    }
-    return loadFramework(name)
-  }
-}
-
-/** Imports a model class module and checks its default export has `load` and `predict`. */
-export async function importModelClass(file: string): Promise<AnyModelClass> {
-  let exported: unknown
-  try {
-    exported = await importDefault(pathToFileURL(file).href)
-  } catch (err) {
-    throw new ServekitError('model_load_failed', `cannot import model class ${file}: ${(err as Error).message}`, { cause: err })
-  }
-  const m = exported as Partial<AnyModelClass> | undefined
-  if (m === null || typeof m !== 'object' || typeof m.load !== 'function' || typeof m.predict !== 'function') {
-    throw new ServekitError('model_load_failed', `${file} must default-export a model class (export default defineModel({ load, predict }))`)
-  }
-  return m as AnyModelClass
-}
-
-async function unloadVersion(v: LoadedVersion, log: Logger): Promise<void> {
-  try {
-    await v.modelClass.unload?.(v.instance)
-  } catch (err) {
-    log.warn({ err, model_id: v.modelId, model_version: v.version }, 'unload threw')
+    entry.routes = routes
   }
 }
 

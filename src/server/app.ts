@@ -7,6 +7,7 @@ import { installErrorHandling } from './error-handler.js'
 import { healthRoutes } from './routes/health.js'
 import { inferRoutes } from './routes/infer.js'
 import { modelsRoutes } from './routes/models.js'
+import { adminRoutes, type AdminDeps } from './routes/admin.js'
 
 export interface AppDeps {
   predict: Predict
@@ -14,10 +15,29 @@ export interface AppDeps {
   registry: ModelRegistry
   logger: Logger
   server: Pick<ServerConfig, 'bodyLimit' | 'maxBatchItems' | 'requestTimeoutMs'>
+  /** The management API; `separate` serves it from `buildAdminApp` instead of this app. */
+  admin: Omit<AdminDeps, 'registry'> & { separate: boolean }
 }
 
 /** Assembles the HTTP app. It never listens: `cluster/` (or a test) does. */
 export function buildApp(deps: AppDeps): FastifyInstance {
+  const app = createFastify(deps)
+  inferRoutes(app, { predict: deps.predict, predictBatch: deps.predictBatch, maxBatchItems: deps.server.maxBatchItems })
+  healthRoutes(app, deps)
+  modelsRoutes(app, deps)
+  if (!deps.admin.separate) adminRoutes(app, { ...deps.admin, registry: deps.registry })
+  return app
+}
+
+/** The management API alone, for `admin.port` (e.g. bound to 127.0.0.1 or a private network). */
+export function buildAdminApp(deps: AppDeps): FastifyInstance {
+  const app = createFastify(deps)
+  healthRoutes(app, deps)
+  adminRoutes(app, { ...deps.admin, registry: deps.registry })
+  return app
+}
+
+function createFastify(deps: AppDeps): FastifyInstance {
   const app = Fastify({
     // Access logging is servekit's own (off the hot path); Fastify's per-request logger stays off.
     logger: false,
@@ -33,8 +53,5 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   // The API speaks JSON only: without this, text/plain bodies would reach validation as strings.
   app.removeContentTypeParser('text/plain')
   installErrorHandling(app, deps.logger)
-  inferRoutes(app, { predict: deps.predict, predictBatch: deps.predictBatch, maxBatchItems: deps.server.maxBatchItems })
-  healthRoutes(app, deps)
-  modelsRoutes(app, deps)
   return app
 }

@@ -19,8 +19,10 @@ export const statusByCode = {
   not_ready: 503,
   internal_error: 500,
   config_invalid: 500,
-  model_load_failed: 500,
-  self_test_failed: 500,
+  // Load-time codes reach HTTP only as answers to admin deploys: the version asked for is unusable.
+  model_load_failed: 422,
+  self_test_failed: 422,
+  incompatible_version: 422,
   unauthorized: 401,
 } as const satisfies Record<ErrorCode, number>
 

@@ -4,6 +4,8 @@
  */
 
 const requestIdSchema = { type: 'string', minLength: 1, maxLength: 128 } as const
+const modelIdSchema = { type: 'string', minLength: 1, maxLength: 256 } as const
+const modelVersionSchema = { type: 'string', minLength: 1, maxLength: 128 } as const
 const parametersSchema = { type: 'object' } as const
 
 export const inferBodySchema = {
@@ -11,7 +13,8 @@ export const inferBodySchema = {
   required: ['model_id', 'features'],
   additionalProperties: false,
   properties: {
-    model_id: { type: 'string', minLength: 1, maxLength: 256 },
+    model_id: modelIdSchema,
+    model_version: modelVersionSchema,
     features: {},
     request_id: requestIdSchema,
     parameters: parametersSchema,
@@ -24,7 +27,8 @@ export const batchBodySchema = (maxItems: number) =>
     required: ['model_id', 'instances'],
     additionalProperties: false,
     properties: {
-      model_id: { type: 'string', minLength: 1, maxLength: 256 },
+      model_id: modelIdSchema,
+      model_version: modelVersionSchema,
       instances: { type: 'array', minItems: 1, maxItems: maxItems },
       request_id: requestIdSchema,
       parameters: parametersSchema,

@@ -7,14 +7,37 @@ export interface ModelRef {
 }
 
 /**
+ * What the control plane keeps in the store beside a model's versions (`<name>/serving.json`), so
+ * every replica, and every restart, agrees on it: the default version after a deploy or rollback,
+ * named aliases, and versions loaded or unloaded by hand.
+ */
+export interface ServingState {
+  /** The version requests get when they name none. Absent: the highest loaded version. */
+  default?: string
+  /** Named pointers, e.g. `{ "stable": "3", "canary": "4" }`. */
+  aliases?: Record<string, string>
+  /** Versions to load besides those the config's policy selects. */
+  load?: string[]
+  /** Versions not to load even if the policy selects them. */
+  unload?: string[]
+}
+
+/**
  * Where artifacts live: `<root>/<name>/<version>/` with files and a `model.json`.
- * Implementations: FsModelStore (a local directory).
+ * Implementations: FsModelStore (a local directory, the default) and S3ModelStore.
+ * Every implementation passes `test/contracts/model-store.contract.ts`.
  */
 export interface ModelStore {
-  /** The versions of `name`, oldest first (see compareVersions). Empty when the model has none. */
+  /** Shown in logs, e.g. `./models` or `s3://bucket/prefix/`. */
+  readonly description: string
+  /** The complete versions of `name`, oldest first (see compareVersions). Empty when it has none. */
   versions(name: string): Promise<string[]>
   /** A local directory holding the version's files, with its manifest parsed. */
   open(ref: ModelRef): Promise<Artifact>
+  /** Copies a local directory in as a new version; it becomes visible to `versions` only when complete. */
+  publish(ref: ModelRef, sourceDir: string): Promise<void>
+  readServingState(name: string): Promise<ServingState>
+  writeServingState(name: string, state: ServingState): Promise<void>
 }
 
 /** Orders versions: numerically when both are integers ("9" < "10"), else by string. */
@@ -24,4 +47,11 @@ export function compareVersions(a: string, b: string): number {
   if (na && nb) return a.length - b.length || (a < b ? -1 : a > b ? 1 : 0)
   if (na !== nb) return na ? -1 : 1
   return a < b ? -1 : a > b ? 1 : 0
+}
+
+/** The version after the highest integer version: "1" for none. */
+export function nextVersion(versions: readonly string[]): string {
+  let max = 0
+  for (const v of versions) if (/^\d+$/.test(v)) max = Math.max(max, Number(v))
+  return String(max + 1)
 }

@@ -196,7 +196,7 @@ describe('health, readiness and models', () => {
     expect(byId.sum).toMatchObject({ status: 'ready', default_version: '2', error: null })
     expect(byId.sum.versions[0]).toMatchObject({ version: '2', status: 'serving', load_ms: expect.any(Number), loaded_at: expect.any(String) })
     expect(byId.echo.versions[0].self_test).toMatchObject({ status: 'passed', cases: 1, failed: 0 })
-    expect(byId.broken).toMatchObject({ status: 'failed', default_version: null, versions: [] })
+    expect(byId.broken).toMatchObject({ status: 'failed', default_version: null, versions: [{ version: '1', status: 'failed', error: 'broken@1: load threw: weights are corrupt on purpose' }] })
     expect(byId.broken.error).toContain('weights are corrupt on purpose')
   })
 })

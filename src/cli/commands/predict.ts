@@ -4,7 +4,7 @@ import { DEFAULT_CONFIG_FILE, loadConfig } from '../../config/load-config.js'
 import { createPredictor } from '../../model/predictor.js'
 import { ModelRegistry } from '../../model/registry.js'
 import { createLogger } from '../../observe/logger.js'
-import { FsModelStore } from '../../store/fs-model-store.js'
+import { createStore } from '../../store/create-store.js'
 
 export function registerPredict(program: Command): void {
   program
@@ -24,7 +24,7 @@ export function registerPredict(program: Command): void {
       const parameters = opts.parameters === undefined ? undefined : (parseJson(opts.parameters, '--parameters') as Record<string, unknown>)
       // Logs go to stderr so stdout is exactly the prediction.
       const logger = createLogger({ level: 'warn', pretty: false, fd: 2 })
-      const registry = new ModelRegistry({ models: { [modelId]: model }, store: new FsModelStore(loaded.storeDir), baseDir: loaded.dir, logger })
+      const registry = new ModelRegistry({ models: { [modelId]: model }, store: createStore(loaded), baseDir: loaded.dir, logger })
       await registry.loadAll()
       try {
         const result = await createPredictor(registry).predict({ modelId, features, requestId: 'cli', parameters }, new AbortController().signal)

@@ -6,6 +6,7 @@ import { batchBodySchema, batchResponseSchema, inferBodySchema, inferResponseSch
 
 interface InferBody {
   model_id: string
+  model_version?: string
   features: unknown
   request_id?: string
   parameters?: Record<string, unknown>
@@ -13,6 +14,7 @@ interface InferBody {
 
 interface BatchBody {
   model_id: string
+  model_version?: string
   instances: unknown[]
   request_id?: string
   parameters?: Record<string, unknown>
@@ -29,7 +31,7 @@ export function inferRoutes(app: FastifyInstance, deps: { predict: Predict; pred
     const body = request.body
     const requestId = pickRequestId(body.request_id, request.headers['x-request-id'])
     void reply.header('x-request-id', requestId)
-    const result = await predict({ modelId: body.model_id, features: body.features, requestId, parameters: body.parameters }, NEVER)
+    const result = await predict({ modelId: body.model_id, modelVersion: body.model_version, features: body.features, requestId, parameters: body.parameters }, NEVER)
     return { output: result.output, model_id: result.modelId, model_version: result.modelVersion, request_id: requestId }
   })
 
@@ -40,7 +42,7 @@ export function inferRoutes(app: FastifyInstance, deps: { predict: Predict; pred
       const body = request.body
       const requestId = pickRequestId(body.request_id, request.headers['x-request-id'])
       void reply.header('x-request-id', requestId)
-      const result = await predictBatch({ modelId: body.model_id, instances: body.instances, requestId, parameters: body.parameters }, NEVER)
+      const result = await predictBatch({ modelId: body.model_id, modelVersion: body.model_version, instances: body.instances, requestId, parameters: body.parameters }, NEVER)
       return {
         model_id: result.modelId,
         model_version: result.modelVersion,

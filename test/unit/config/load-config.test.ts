@@ -23,18 +23,18 @@ describe('loadConfig', () => {
     const file = await write('servekit.config.ts', `const port: number = 9000\nexport default { models: { m: { module: './m.ts' } }, server: { port } }\n`)
     const loaded = await loadConfig(file)
     expect(loaded.file).toBe(file)
-    expect(loaded.storeDir).toBe(join(dir, 'models'))
+    expect(loaded.config.store).toBe('./models')
     expect(loaded.config.server).toMatchObject({ port: 9000, host: '0.0.0.0', workers: 0, bodyLimit: 1048576, maxBatchItems: 1000 })
-    expect(loaded.config.models['m']).toEqual({ module: './m.ts', version: 'latest', options: {}, selfTest: 'block' })
+    expect(loaded.config.models['m']).toEqual({ module: './m.ts', versions: 'latest', aliases: {}, options: {}, selfTest: 'block', compatibility: 'block' })
   })
 
   it('names the file and the bad field when validation fails', async () => {
-    const file = await write('servekit.config.ts', `export default { models: { m: { module: './m.ts', version: '../etc' } }, server: { port: 'http' } }\n`)
+    const file = await write('servekit.config.ts', `export default { models: { m: { module: './m.ts', versions: '../etc' } }, server: { port: 'http' } }\n`)
     const err = await loadConfig(file).catch((e: unknown) => e)
     expect(err).toMatchObject({ code: 'config_invalid' })
     const message = (err as Error).message
     expect(message).toContain(file)
-    expect(message).toContain('models.m.version')
+    expect(message).toContain('models.m.versions')
     expect(message).toContain('server.port')
   })
 

@@ -53,7 +53,7 @@ describe('ModelRegistry', () => {
   })
 
   it('serves a pinned version', async () => {
-    const r = registry({ scale: { module: './scale.mjs', version: '1' } })
+    const r = registry({ scale: { module: './scale.mjs', versions: '1' } })
     await r.loadAll()
     expect(r.get('scale')?.serving?.version).toBe('1')
   })
