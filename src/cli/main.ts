@@ -5,6 +5,7 @@ import { registerModels } from './commands/models.js'
 import { registerPredict } from './commands/predict.js'
 import { registerPublish } from './commands/publish.js'
 import { registerServe } from './commands/serve.js'
+import { registerTest } from './commands/test.js'
 
 const { version } = createRequire(import.meta.url)('../../package.json') as { version: string }
 
@@ -20,6 +21,7 @@ export function buildCli(): Command {
   registerPredict(program)
   registerPublish(program)
   registerModels(program)
+  registerTest(program)
   return program
 }
 
