@@ -5,6 +5,8 @@ import { ModelRegistry } from './model/registry.js'
 import type { Logger } from './observe/logger.js'
 import { buildAdminApp, buildApp } from './server/app.js'
 import { createStore } from './store/create-store.js'
+import { Metrics } from './observe/metrics.js'
+import { metricsObservers } from './observe/wire-metrics.js'
 
 /** One serving process: registry, data plane and HTTP apps, wired from a config. */
 export interface Service {
@@ -12,6 +14,8 @@ export interface Service {
   /** The management API on its own port, when `admin.port` is set. */
   readonly adminApp: FastifyInstance | undefined
   readonly registry: ModelRegistry
+  /** Undefined when `metrics.enabled` is false. */
+  readonly metrics: Metrics | undefined
   readonly predict: Predict
   readonly predictBatch: PredictBatch
   /** Loads every configured model (failures are recorded per model, never thrown). */
@@ -26,14 +30,19 @@ export interface ServiceOptions {
   logger: Logger
   /** Called after an admin change to a model, so other processes reconcile it too. */
   notify?: (modelId: string) => void
+  /** How GET /metrics gathers the text; default: this process's registry (cluster workers ask the primary). */
+  scrape?: (local: Metrics) => Promise<{ text: string; contentType: string }>
 }
 
 /** Composition root: the only place that decides which implementation backs each part. */
 export function createService(loaded: LoadedConfig, options: ServiceOptions): Service {
   const { config } = loaded
   const { logger } = options
-  const registry = new ModelRegistry({ models: config.models, store: createStore(loaded), baseDir: loaded.dir, logger })
-  const { predict, predictBatch } = createPredictor(registry)
+  const metrics = config.metrics.enabled ? new Metrics(Object.keys(config.models), { processMetrics: config.metrics.processMetrics }) : undefined
+  const observers = metrics ? metricsObservers(metrics) : undefined
+  const registry = new ModelRegistry({ models: config.models, store: createStore(loaded), baseDir: loaded.dir, logger, events: observers?.registry })
+  const { predict, predictBatch } = createPredictor(registry, observers?.predictor)
+  const scrape = options.scrape ?? (async (m: Metrics) => ({ text: await m.registry.metrics(), contentType: m.registry.contentType }))
   const token = config.admin.token ?? (process.env['SERVEKIT_ADMIN_TOKEN'] || undefined)
   const deps = {
     predict,
@@ -42,6 +51,7 @@ export function createService(loaded: LoadedConfig, options: ServiceOptions): Se
     logger,
     server: config.server,
     admin: { token, notify: options.notify ?? (() => {}), separate: config.admin.port !== undefined },
+    metrics: metrics ? { metrics, scrape: () => scrape(metrics) } : undefined,
   }
   const app = buildApp(deps)
   const adminApp = config.admin.port !== undefined ? buildAdminApp(deps) : undefined
@@ -50,6 +60,7 @@ export function createService(loaded: LoadedConfig, options: ServiceOptions): Se
     app,
     adminApp,
     registry,
+    metrics,
     predict,
     predictBatch,
     load: () => registry.loadAll(),

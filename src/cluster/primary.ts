@@ -1,5 +1,6 @@
 import cluster, { type Worker } from 'node:cluster'
 import type { Logger } from '../observe/logger.js'
+import { createClusterAggregator } from '../observe/metrics.js'
 import { isWorkerMessage, type PrimaryMessage } from './messages.js'
 
 export interface PrimaryOptions {
@@ -24,12 +25,23 @@ export function runPrimary(options: PrimaryOptions): void {
   let announced = false
   let shuttingDown = false
   let restartDelay = MIN_RESTART_MS
+  const aggregator = createClusterAggregator()
 
   const fork = (): Worker => {
     const worker = cluster.fork()
     started.set(worker.id, Date.now())
     worker.on('message', (m: unknown) => {
       if (!isWorkerMessage(m)) return
+      if (m.type === 'servekit:metrics-request') {
+        const reply = (r: Omit<Extract<PrimaryMessage, { type: 'servekit:metrics-response' }>, 'type' | 'id'>) => {
+          if (worker.isConnected()) worker.send({ type: 'servekit:metrics-response', id: m.id, ...r } satisfies PrimaryMessage)
+        }
+        aggregator.metrics().then(
+          (text) => reply({ text, contentType: aggregator.contentType }),
+          (err: unknown) => reply({ text: '', contentType: aggregator.contentType, error: String(err) }),
+        )
+        return
+      }
       if (m.type === 'servekit:changed') {
         // Relay an admin change to every other worker so they all serve the same versions.
         const relay: PrimaryMessage = { type: 'servekit:reconcile', model_id: m.model_id }

@@ -105,6 +105,15 @@ export const configSchema = z
       }
     }),
     server: serverConfigSchema.default(serverConfigSchema.parse({})),
+    metrics: z
+      .object({
+        /** Serve Prometheus metrics at GET /metrics and count every request. */
+        enabled: z.boolean().default(true),
+        /** Include Node.js process metrics (CPU, memory, event loop lag, GC). */
+        processMetrics: z.boolean().default(true),
+      })
+      .strict()
+      .default({ enabled: true, processMetrics: true }),
     logging: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

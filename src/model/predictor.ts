@@ -72,8 +72,15 @@ export function resolveVersion(registry: ModelRegistry, modelId: string, modelVe
   return version
 }
 
+/** Observers of the data plane; called synchronously, so keep them to a counter or histogram update. */
+export interface PredictorHooks {
+  /** A predict (`size` 0) or a predictBatch of `size` items finished on `version`, successful or not. */
+  predicted?(version: LoadedVersion, seconds: number, size: number): void
+}
+
 /** Builds the data plane over a registry. */
-export function createPredictor(registry: ModelRegistry): { predict: Predict; predictBatch: PredictBatch } {
+export function createPredictor(registry: ModelRegistry, hooks: PredictorHooks = {}): { predict: Predict; predictBatch: PredictBatch } {
+  const predicted = hooks.predicted
   const context = (parameters: Readonly<Record<string, unknown>> | undefined, signal: AbortSignal): PredictContext => ({
     parameters: parameters ?? NO_PARAMETERS,
     signal,
@@ -83,21 +90,25 @@ export function createPredictor(registry: ModelRegistry): { predict: Predict; pr
       const version = resolveVersion(registry, req.modelId, req.modelVersion)
       // Counted so a swapped-out version is unloaded only after its last request.
       version.inflight++
+      const started = performance.now()
       try {
         const output = await version.predict(req.features, context(req.parameters, signal))
         return { output, modelId: version.modelId, modelVersion: version.version }
       } finally {
         version.inflight--
+        predicted?.(version, (performance.now() - started) / 1000, 0)
       }
     },
     async predictBatch(req, signal) {
       const version = resolveVersion(registry, req.modelId, req.modelVersion)
       version.inflight++
+      const started = performance.now()
       try {
         const results = await version.predictBatch(req.instances, context(req.parameters, signal))
         return { modelId: version.modelId, modelVersion: version.version, results }
       } finally {
         version.inflight--
+        predicted?.(version, (performance.now() - started) / 1000, req.instances.length)
       }
     },
   }

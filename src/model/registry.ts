@@ -29,6 +29,18 @@ export interface ModelEntry {
   error: string | undefined
 }
 
+/** What the registry tells observers (metrics, logs) about the control plane. Called in order; must not throw. */
+export interface RegistryEvents {
+  /** A version loaded and ran its self-test (passed or not). */
+  loaded?(v: LoadedVersion): void
+  /** A version was refused: `reason` is load, self_test or compatibility. */
+  refused?(modelId: string, version: string, reason: 'load' | 'self_test' | 'compatibility', message: string): void
+  /** What a model serves changed (swap, load, retire). */
+  changed?(entry: ModelEntry): void
+  /** A version was unloaded. */
+  unloaded?(v: LoadedVersion): void
+}
+
 export interface RegistryOptions {
   models: Record<string, ModelConfig>
   store: ModelStore
@@ -37,6 +49,7 @@ export interface RegistryOptions {
   logger: Logger
   /** Longest wait for in-flight requests before an old version is unloaded anyway. */
   drainTimeoutMs?: number
+  events?: RegistryEvents
 }
 
 /** How many versions below a failed default are tried when nothing serves yet (cold start after a bad publish). */
@@ -114,6 +127,7 @@ export class ModelRegistry {
         throw new ServekitError(reason.includes('self-test failed') ? 'self_test_failed' : 'model_load_failed', reason)
       }
       if (!entry.loaded.has(version)) entry.loaded.set(version, candidate)
+      this.options.events?.changed?.(entry)
       const problems = opts.asDefault && entry.serving && entry.serving !== candidate ? await this.compatibilityProblems(entry, entry.serving, candidate) : undefined
       if (problems) throw new ServekitError('incompatible_version', problems)
       this.rebuildRoutes(entry)
@@ -187,6 +201,7 @@ export class ModelRegistry {
     for (const v of retired) entry.loaded.delete(v.version)
     this.rebuildRoutes(entry)
     for (const v of retired) void this.retire(v, log)
+    this.options.events?.changed?.(entry)
 
     if (entry.serving) {
       entry.status = 'ready'
@@ -210,6 +225,7 @@ export class ModelRegistry {
       const problems = await this.compatibilityProblems(entry, entry.serving, candidate)
       if (problems) {
         entry.failures.set(want, problems)
+        this.options.events?.refused?.(entry.id, want, 'compatibility', problems)
         entry.loaded.delete(want)
         void this.retire(candidate, log)
         log.error({ model_version: want, code: 'incompatible_version' }, problems)
@@ -254,11 +270,13 @@ export class ModelRegistry {
     const log = this.options.logger.child({ model_id: entry.id })
     try {
       const loaded = await loadVersion(entry.id, entry.config, version, this.options, log)
+      this.options.events?.loaded?.(loaded)
       log.info({ model_version: version, load_ms: round(loaded.loadMs), self_test: loaded.selfTest.status, cases: loaded.selfTest.cases }, `loaded ${entry.id}@${version}`)
       return loaded
     } catch (err) {
       const message = err instanceof Error ? err.message : String(err)
       entry.failures.set(version, message)
+      this.options.events?.refused?.(entry.id, version, isServekitError(err) && err.code === 'self_test_failed' ? 'self_test' : 'load', message)
       // Our own errors carry a full message; only foreign ones need their stack in the log.
       const detail = isServekitError(err) ? { code: err.code, err: err.cause } : { code: 'model_load_failed', err }
       log.error({ ...detail, model_version: version }, `failed to load ${entry.id}@${version}: ${message}`)
@@ -270,6 +288,7 @@ export class ModelRegistry {
     const drained = await drain(v, this.options.drainTimeoutMs ?? 30_000)
     if (!drained) log.warn({ model_version: v.version, inflight: v.inflight }, 'unloading a version with requests still running (drain timeout)')
     await unloadVersion(v, log)
+    this.options.events?.unloaded?.(v)
     log.info({ model_version: v.version }, `unloaded ${v.modelId}@${v.version}`)
   }
 

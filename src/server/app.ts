@@ -8,6 +8,9 @@ import { healthRoutes } from './routes/health.js'
 import { inferRoutes } from './routes/infer.js'
 import { modelsRoutes } from './routes/models.js'
 import { adminRoutes, type AdminDeps } from './routes/admin.js'
+import { metricsRoutes } from './routes/metrics.js'
+import { requestMetricsHooks } from './request-metrics.js'
+import type { Metrics } from '../observe/metrics.js'
 
 export interface AppDeps {
   predict: Predict
@@ -17,12 +20,20 @@ export interface AppDeps {
   server: Pick<ServerConfig, 'bodyLimit' | 'maxBatchItems' | 'requestTimeoutMs'>
   /** The management API; `separate` serves it from `buildAdminApp` instead of this app. */
   admin: Omit<AdminDeps, 'registry'> & { separate: boolean }
+  /** Absent when metrics are turned off: no hooks, no /metrics route. */
+  metrics?: { metrics: Metrics; scrape: () => Promise<{ text: string; contentType: string }> } | undefined
 }
 
 /** Assembles the HTTP app. It never listens: `cluster/` (or a test) does. */
 export function buildApp(deps: AppDeps): FastifyInstance {
   const app = createFastify(deps)
-  inferRoutes(app, { predict: deps.predict, predictBatch: deps.predictBatch, maxBatchItems: deps.server.maxBatchItems })
+  inferRoutes(app, {
+    predict: deps.predict,
+    predictBatch: deps.predictBatch,
+    maxBatchItems: deps.server.maxBatchItems,
+    hooks: deps.metrics ? requestMetricsHooks(deps.metrics.metrics) : undefined,
+  })
+  if (deps.metrics) metricsRoutes(app, deps.metrics)
   healthRoutes(app, deps)
   modelsRoutes(app, deps)
   if (!deps.admin.separate) adminRoutes(app, { ...deps.admin, registry: deps.registry })

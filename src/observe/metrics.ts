@@ -1,0 +1,96 @@
+import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+
+/** 0.1 ms to 10 s: model latency spans four orders of magnitude. */
+export const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
+const SIZE_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024]
+
+/** What a self-test left on a version, for the gauges. */
+export interface SelfTestSummary {
+  status: 'passed' | 'failed' | 'none'
+  cases: number
+  failed: number
+  maxError: number
+  durationMs: number
+}
+
+/**
+ * Every servekit metric, on a registry of its own (no globals): one per process, summed over the
+ * cluster's workers by the primary (`AggregatorRegistry`). Label values are bounded: `model` is a
+ * configured id (unknown ids are counted as `_unknown`), `version` a loaded version.
+ */
+export class Metrics {
+  readonly registry = new Registry()
+  readonly requests: Counter<'model' | 'version' | 'code'>
+  readonly requestDuration: Histogram<'model'>
+  readonly predictDuration: Histogram<'model' | 'version'>
+  readonly inFlight: Gauge
+  readonly batchSize: Histogram<'model'>
+  readonly selfTestStatus: Gauge<'model' | 'version'>
+  readonly selfTestCases: Gauge<'model' | 'version' | 'outcome'>
+  readonly selfTestMaxError: Gauge<'model' | 'version'>
+  readonly loadDuration: Histogram<'model'>
+  readonly loadFailures: Counter<'model' | 'reason'>
+  readonly versionInfo: Gauge<'model' | 'version' | 'role'>
+  private readonly knownModels: ReadonlySet<string>
+  private readonly versionSeries = new Map<string, Array<{ model: string; version: string; role: string }>>()
+
+  constructor(models: readonly string[], options: { processMetrics?: boolean } = {}) {
+    this.knownModels = new Set(models)
+    const r = [this.registry]
+    this.requests = new Counter({ name: 'servekit_requests_total', help: 'Inference requests answered, by model, version and HTTP status code.', labelNames: ['model', 'version', 'code'], registers: r })
+    this.requestDuration = new Histogram({ name: 'servekit_request_duration_seconds', help: 'Time from request received to response sent, for /infer and /infer/batch.', labelNames: ['model'], buckets: LATENCY_BUCKETS, registers: r })
+    this.predictDuration = new Histogram({ name: 'servekit_predict_duration_seconds', help: "Time spent in the model's schema check and predict.", labelNames: ['model', 'version'], buckets: LATENCY_BUCKETS, registers: r })
+    this.inFlight = new Gauge({ name: 'servekit_requests_in_flight', help: 'Inference requests being processed now.', registers: r })
+    this.batchSize = new Histogram({ name: 'servekit_batch_size', help: 'Feature sets per predictBatch call (batch endpoint and dynamic batching).', labelNames: ['model'], buckets: SIZE_BUCKETS, registers: r })
+    // Per-version state is the same in every worker: the primary keeps the maximum, not the sum.
+    this.selfTestStatus = new Gauge({ name: 'servekit_self_test_passed', help: 'Whether the version passed its self-test after loading: 1 passed, 0 failed, -1 no test cases.', labelNames: ['model', 'version'], registers: r, aggregator: 'max' })
+    this.selfTestCases = new Gauge({ name: 'servekit_self_test_cases', help: 'Self-test cases of the version, by outcome (passed, failed).', labelNames: ['model', 'version', 'outcome'], registers: r, aggregator: 'max' })
+    this.selfTestMaxError = new Gauge({ name: 'servekit_self_test_max_error', help: 'Largest numeric difference between expected and got in the version self-test.', labelNames: ['model', 'version'], registers: r, aggregator: 'max' })
+    this.loadDuration = new Histogram({ name: 'servekit_model_load_duration_seconds', help: 'Time to load a model version (artifact, load, before the self-test).', labelNames: ['model'], buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 120], registers: r })
+    this.loadFailures = new Counter({ name: 'servekit_model_load_failures_total', help: 'Versions refused, by reason: load, self_test, compatibility.', labelNames: ['model', 'reason'], registers: r })
+    this.versionInfo = new Gauge({ name: 'servekit_model_version_loaded', help: 'Loaded model versions (1), with role serving (the default) or loaded.', labelNames: ['model', 'version', 'role'], registers: r, aggregator: 'max' })
+    if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry })
+  }
+
+  /** A configured model id, or `_unknown`: hostile ids must not create label values. */
+  modelLabel(id: string | undefined): string {
+    if (id === undefined) return '_unknown'
+    const at = id.indexOf('@')
+    const name = at === -1 ? id : id.slice(0, at)
+    return this.knownModels.has(name) ? name : '_unknown'
+  }
+
+  recordSelfTest(model: string, version: string, t: SelfTestSummary): void {
+    this.selfTestStatus.set({ model, version }, t.status === 'passed' ? 1 : t.status === 'failed' ? 0 : -1)
+    this.selfTestCases.set({ model, version, outcome: 'passed' }, t.cases - t.failed)
+    this.selfTestCases.set({ model, version, outcome: 'failed' }, t.failed)
+    this.selfTestMaxError.set({ model, version }, Number.isFinite(t.maxError) ? t.maxError : -1)
+  }
+
+  /** Replaces the loaded-version gauges of one model with what it has now. */
+  recordVersions(model: string, versions: ReadonlyArray<{ version: string; serving: boolean }>): void {
+    for (const labels of this.versionSeries.get(model) ?? []) this.versionInfo.remove(labels)
+    const series = versions.map((v) => ({ model, version: v.version, role: v.serving ? 'serving' : 'loaded' }))
+    for (const labels of series) this.versionInfo.set(labels, 1)
+    this.versionSeries.set(model, series)
+  }
+
+  /** Drops the per-version series of an unloaded version, so dashboards do not show ghosts. */
+  forgetVersion(model: string, version: string): void {
+    for (const g of [this.selfTestStatus, this.selfTestMaxError]) g.remove({ model, version })
+    for (const outcome of ['passed', 'failed']) this.selfTestCases.remove({ model, version, outcome })
+  }
+}
+
+/** Metrics of the whole cluster, gathered by the primary from every worker. */
+export function createClusterAggregator(): { metrics(): Promise<string>; contentType: string } {
+  const aggregator = new AggregatorRegistry()
+  return { metrics: () => aggregator.clusterMetrics(), contentType: aggregator.contentType }
+}
+
+/** In a worker: answer the primary's aggregation requests with this registry. */
+export function reportToPrimary(registry: Registry): void {
+  // Constructing one installs prom-client's worker-side message listener.
+  new AggregatorRegistry()
+  AggregatorRegistry.setRegistries([registry])
+}

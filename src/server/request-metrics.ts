@@ -1,0 +1,31 @@
+import type { FastifyReply, FastifyRequest, onRequestHookHandler, onResponseHookHandler } from 'fastify'
+import type { Metrics } from '../observe/metrics.js'
+
+/** Set by the infer handlers once a version answered, read by the response hook. */
+export const VERSION = Symbol('servekit.version')
+type Tagged = FastifyRequest & { [VERSION]?: string }
+
+export function tagVersion(request: FastifyRequest, version: string): void {
+  ;(request as Tagged)[VERSION] = version
+}
+
+/**
+ * Route-level hooks for the inference routes: the count and latency are recorded in onResponse,
+ * after the response has been written, so they add nothing to the client's latency.
+ */
+export function requestMetricsHooks(metrics: Metrics): { onRequest: onRequestHookHandler; onResponse: onResponseHookHandler } {
+  return {
+    onRequest(_request, _reply, done) {
+      metrics.inFlight.inc()
+      done()
+    },
+    onResponse(request: FastifyRequest, reply: FastifyReply, done) {
+      metrics.inFlight.dec()
+      const body = request.body as { model_id?: unknown } | undefined
+      const model = metrics.modelLabel(typeof body?.model_id === 'string' ? body.model_id : undefined)
+      metrics.requests.inc({ model, version: (request as Tagged)[VERSION] ?? '', code: reply.statusCode })
+      metrics.requestDuration.observe({ model }, reply.elapsedTime / 1000)
+      done()
+    },
+  }
+}
