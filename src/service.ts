@@ -7,6 +7,7 @@ import { buildAdminApp, buildApp } from './server/app.js'
 import { createStore } from './store/create-store.js'
 import { Metrics } from './observe/metrics.js'
 import { metricsObservers } from './observe/wire-metrics.js'
+import type { PredictionListener } from './observe/prediction-event.js'
 
 /** One serving process: registry, data plane and HTTP apps, wired from a config. */
 export interface Service {
@@ -42,6 +43,8 @@ export function createService(loaded: LoadedConfig, options: ServiceOptions): Se
   const observers = metrics ? metricsObservers(metrics) : undefined
   const registry = new ModelRegistry({ models: config.models, store: createStore(loaded), baseDir: loaded.dir, logger, events: observers?.registry })
   const { predict, predictBatch } = createPredictor(registry, observers?.predictor)
+  /** Observers of each prediction (prediction log, drift monitoring); the traffic layer feeds them. */
+  const listeners: PredictionListener[] = []
   const scrape = options.scrape ?? (async (m: Metrics) => ({ text: await m.registry.metrics(), contentType: m.registry.contentType }))
   const token = config.admin.token ?? (process.env['SERVEKIT_ADMIN_TOKEN'] || undefined)
   const deps = {
@@ -83,6 +86,8 @@ export function createService(loaded: LoadedConfig, options: ServiceOptions): Se
       } finally {
         clearInterval(sweep)
       }
+      // Every accepted request has answered: flush what observers queued, then free the models.
+      await Promise.all(listeners.map((l) => l.close()))
       await registry.unloadAll()
     },
   }
