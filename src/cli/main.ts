@@ -2,6 +2,7 @@ import { Command, InvalidArgumentError } from 'commander'
 import { createRequire } from 'node:module'
 import { isServekitError } from '../errors.js'
 import { registerModels } from './commands/models.js'
+import { registerInit } from './commands/init.js'
 import { registerPredict } from './commands/predict.js'
 import { registerPublish } from './commands/publish.js'
 import { registerServe } from './commands/serve.js'
@@ -19,6 +20,7 @@ export function buildCli(): Command {
     .enablePositionalOptions()
   registerServe(program)
   registerPredict(program)
+  registerInit(program)
   registerPublish(program)
   registerModels(program)
   registerTest(program)
