@@ -5,9 +5,18 @@ import { ModelRegistry } from './model/registry.js'
 import type { Logger } from './observe/logger.js'
 import { buildAdminApp, buildApp } from './server/app.js'
 import { createStore } from './store/create-store.js'
+import { trackConnections } from './server/connection-drainer.js'
+import { buildTraffic } from './traffic/compose.js'
+import { ExperimentTable } from './traffic/experiments.js'
 import { Metrics } from './observe/metrics.js'
 import { metricsObservers } from './observe/wire-metrics.js'
 import type { PredictionListener } from './observe/prediction-event.js'
+import { createPredictionLog } from './observe/prediction-log.js'
+import type { Tracing } from './observe/tracing.js'
+import { createAccessLogger } from './observe/logger.js'
+import { createMonitoring } from './observe/monitoring/service-monitoring.js'
+import type { DriftMonitor } from './observe/monitoring/drift-monitor.js'
+import type { GatheredSnapshots, SnapshotQuery } from './observe/monitoring/snapshot.js'
 
 /** One serving process: registry, data plane and HTTP apps, wired from a config. */
 export interface Service {
@@ -19,6 +28,8 @@ export interface Service {
   readonly metrics: Metrics | undefined
   readonly predict: Predict
   readonly predictBatch: PredictBatch
+  /** Drift monitoring's listener (its state answers the primary's collects); undefined when `monitoring.enabled` is false. */
+  readonly monitor: DriftMonitor | undefined
   /** Loads every configured model (failures are recorded per model, never thrown). */
   load(): Promise<void>
   /** Checks the store every `pollIntervalMs` for new versions and serving-state changes. */
@@ -33,6 +44,10 @@ export interface ServiceOptions {
   notify?: (modelId: string) => void
   /** How GET /metrics gathers the text; default: this process's registry (cluster workers ask the primary). */
   scrape?: (local: Metrics) => Promise<{ text: string; contentType: string }>
+  /** Started by the caller when `tracing.enabled` (see startTracing), since starting it is async. */
+  tracing?: Tracing | undefined
+  /** How GET /models/:id/monitoring gathers every process's state; default: this process alone, which then also owns the drift gauge and warnings. */
+  gatherMonitoring?: ((query: SnapshotQuery) => Promise<GatheredSnapshots>) | undefined
 }
 
 /** Composition root: the only place that decides which implementation backs each part. */
@@ -41,31 +56,58 @@ export function createService(loaded: LoadedConfig, options: ServiceOptions): Se
   const { logger } = options
   const metrics = config.metrics.enabled ? new Metrics(Object.keys(config.models), { processMetrics: config.metrics.processMetrics }) : undefined
   const observers = metrics ? metricsObservers(metrics) : undefined
-  const registry = new ModelRegistry({ models: config.models, store: createStore(loaded), baseDir: loaded.dir, logger, events: observers?.registry })
-  const { predict, predictBatch } = createPredictor(registry, observers?.predictor)
+  if (metrics) {
+    metrics.inFlightSource = () => {
+      let n = 0
+      for (const entry of registry.list()) for (const v of entry.loaded.values()) n += v.inflight
+      return n
+    }
+  }
+  // Experiment weights live in config and serving.json: the table sees what each reconcile read.
+  const experiments = new ExperimentTable(config.models, logger)
+  const registry = new ModelRegistry({ models: config.models, store: experiments.observe(createStore(loaded)), baseDir: loaded.dir, logger, events: experiments.events(observers?.registry) })
+  const { tracing } = options
+  const { predict, predictBatch } = createPredictor(registry, { ...observers?.predictor, ...(tracing ? { span: tracing.child.bind(tracing) } : {}) })
   /** Observers of each prediction (prediction log, drift monitoring); the traffic layer feeds them. */
   const listeners: PredictionListener[] = []
+  const predictionLog = createPredictionLog(config.predictionLog, { baseDir: loaded.dir, logger, metrics })
+  if (predictionLog) listeners.push(predictionLog)
+  const lookup = (id: string, version: string) => {
+    const v = registry.get(id)?.loaded.get(version)
+    return v && { reference: v.artifact.manifest.training_stats }
+  }
+  const monitoring = config.monitoring.enabled ? createMonitoring(config.monitoring, { lookup, logger, registry: metrics?.registry, gather: options.gatherMonitoring }) : undefined
+  if (monitoring) listeners.push(monitoring.monitor)
+  const { accessLogSampleRate, pretty } = config.logging
+  const access = accessLogSampleRate > 0 && config.logging.level !== 'silent' ? createAccessLogger({ pretty, base: { log: 'access' } }) : undefined
+  // The request router (timeouts, shedding, experiments, batching, shadows) between HTTP and the models.
+  const traffic = buildTraffic({ registry, models: config.models, predict, predictBatch, experiments, listeners, logger, hooks: observers && { ...observers.predictor, ...observers.traffic } })
   const scrape = options.scrape ?? (async (m: Metrics) => ({ text: await m.registry.metrics(), contentType: m.registry.contentType }))
   const token = config.admin.token ?? (process.env['SERVEKIT_ADMIN_TOKEN'] || undefined)
   const deps = {
-    predict,
-    predictBatch,
+    predict: traffic.predict,
+    predictBatch: traffic.predictBatch,
     registry,
     logger,
     server: config.server,
     admin: { token, notify: options.notify ?? (() => {}), separate: config.admin.port !== undefined },
     metrics: metrics ? { metrics, scrape: () => scrape(metrics) } : undefined,
+    tracing,
+    accessLog: access ? { logger: access.logger, sampleRate: accessLogSampleRate } : undefined,
+    monitoring,
   }
   const app = buildApp(deps)
   const adminApp = config.admin.port !== undefined ? buildAdminApp(deps) : undefined
   let timer: NodeJS.Timeout | undefined
+  const connections = [trackConnections(app.server), ...(adminApp ? [trackConnections(adminApp.server)] : [])]
   return {
     app,
     adminApp,
     registry,
     metrics,
-    predict,
-    predictBatch,
+    predict: traffic.predict,
+    predictBatch: traffic.predictBatch,
+    monitor: monitoring?.monitor,
     load: () => registry.loadAll(),
     startPolling() {
       if (config.pollIntervalMs === 0 || timer) return
@@ -75,19 +117,22 @@ export function createService(loaded: LoadedConfig, options: ServiceOptions): Se
     },
     async close() {
       if (timer) clearInterval(timer)
-      // server.close() only drops connections idle at that moment; a keep-alive connection whose
-      // request finishes later would hold the process open, so keep closing idle ones while draining.
+      monitoring?.close()
+      // Keep closing connections without a request in flight while the servers drain.
       const sweep = setInterval(() => {
-        app.server.closeIdleConnections()
-        adminApp?.server.closeIdleConnections()
+        for (const c of connections) c.sweep()
       }, 50)
       try {
         await Promise.all([app.close(), adminApp?.close()])
       } finally {
         clearInterval(sweep)
       }
-      // Every accepted request has answered: flush what observers queued, then free the models.
+      // Every accepted request has answered: let shadows finish (they record events), flush what
+      // observers queued, then free the models.
+      await traffic.close()
       await Promise.all(listeners.map((l) => l.close()))
+      await tracing?.shutdown()
+      await access?.close()
       await registry.unloadAll()
     },
   }

@@ -5,6 +5,7 @@ import { registerModels } from './commands/models.js'
 import { registerInit } from './commands/init.js'
 import { registerPredict } from './commands/predict.js'
 import { registerPublish } from './commands/publish.js'
+import { registerProfile } from './commands/profile.js'
 import { registerServe } from './commands/serve.js'
 import { registerTest } from './commands/test.js'
 
@@ -22,6 +23,7 @@ export function buildCli(): Command {
   registerPredict(program)
   registerInit(program)
   registerPublish(program)
+  registerProfile(program)
   registerModels(program)
   registerTest(program)
   return program

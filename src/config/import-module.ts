@@ -5,12 +5,12 @@ let registered = false
 
 /**
  * Imports a module that may be TypeScript and returns its default export: configs and model
- * classes load without a build step. tsx's loaders are registered once per process, on first use,
- * so services written in plain JavaScript never pay for them. Both loaders are needed: a `.ts` file
+ * classes load without a build step. tsx's loaders are registered once per process, on first use
+ * (also for a `.js` config, which may import `.ts` model code). Both loaders are needed: a `.ts` file
  * outside a `"type": "module"` package is compiled as CommonJS.
  */
 export async function importDefault(url: string): Promise<unknown> {
-  if (!registered && /\.[mc]?tsx?$/.test(url)) {
+  if (!registered) {
     registerEsm()
     registerCjs()
     registered = true

@@ -1,5 +1,6 @@
 import { availableParallelism } from 'node:os'
 import { z } from 'zod'
+import type { PredictionSink } from '../observe/sinks/sink.js'
 
 /** Model names and versions become directory names: letters, digits, `_`, `-`, `.`; no `..`. */
 export const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$/
@@ -9,6 +10,33 @@ const NAME_RULE = 'must be 1-128 letters, digits, "_", "-" or "." starting with 
 const safeName = (what: string) => z.string().refine(isSafeName, { message: `${what} ${NAME_RULE}` })
 
 const toleranceSchema = z.object({ absolute: z.number().nonnegative().optional(), relative: z.number().nonnegative().optional() }).strict()
+
+/** Arm (a version or alias) -> weight; weights are relative and must sum to more than 0. */
+export const experimentWeightsSchema = z
+  .record(safeName('experiment arm'), z.number().nonnegative())
+  .refine((w) => Object.values(w).reduce((a, b) => a + b, 0) > 0, { message: 'experiment weights must sum to more than 0' })
+
+const experimentSchema = z
+  .object({
+    weights: experimentWeightsSchema,
+    /** A feature whose value makes the split sticky (same value, same arm); else the request's `experiment_key`, else random. */
+    key: z.string().min(1).max(128).optional(),
+  })
+  .strict()
+
+const shadowSchema = z
+  .object({
+    /** Another configured model; default: this model. */
+    model: safeName('shadow model').optional(),
+    /** A version or alias of that model; default: its default version. */
+    version: safeName('shadow version').optional(),
+    /** Fraction of requests shadowed, 0 to 1. */
+    sampleRate: z.number().min(0).max(1),
+    /** How close numbers must be to count as agreeing; default: the model's `tolerance`, else 1e-6. */
+    tolerance: toleranceSchema.optional(),
+  })
+  .strict()
+  .refine((t) => t.model !== undefined || t.version !== undefined, { message: 'a shadow target needs a "model" or a "version"' })
 
 /** One model the service serves, keyed by its model id in `models`. */
 export const modelConfigSchema = z
@@ -39,6 +67,23 @@ export const modelConfigSchema = z
     compatibility: z.enum(['block', 'warn']).default('block'),
     /** Tolerance for float comparisons in self-tests; overrides the model class's. */
     tolerance: toleranceSchema.optional(),
+    // Traffic (src/traffic/, docs/traffic.md).
+    /** Longest a prediction may take, queueing included: then 504 `prediction_timeout` and its signal aborts. */
+    timeoutMs: z.number().int().positive().max(3_600_000).default(1000),
+    /** Predictions running at once per worker, and how many more may wait; beyond, 503 `overloaded`. */
+    concurrency: z
+      .object({ max: z.number().int().min(1).max(100_000).default(64), queue: z.number().int().min(0).max(1_000_000).default(256) })
+      .strict()
+      .default({ max: 64, queue: 256 }),
+    /** Dynamic batching: concurrent requests grouped into one predictBatch call. */
+    batching: z
+      .object({ maxBatchSize: z.number().int().min(1).max(10_000).default(32), maxDelayMs: z.number().min(0).max(10_000).default(2) })
+      .strict()
+      .optional(),
+    /** A weighted split across versions (or aliases), e.g. `{ weights: { '3': 90, '4': 10 }, key: 'user_id' }`. */
+    experiment: experimentSchema.optional(),
+    /** Shadow targets: another version (`{ version }`) or model (`{ model, version? }`), sent a sample of requests after the answer. */
+    shadow: z.array(shadowSchema).max(16).default([]),
   })
   .strict()
   .refine((m) => !(m.module && m.framework), { message: 'set either "module" or "framework", not both' })
@@ -57,6 +102,13 @@ export const serverConfigSchema = z
     requestTimeoutMs: z.number().int().positive().default(10_000),
     /** Time in-flight requests get to finish after SIGTERM before workers are killed. */
     shutdownTimeoutMs: z.number().int().positive().default(25_000),
+    /**
+     * A worker whose event loop sends no heartbeat for this long (a synchronous infinite loop in
+     * model code) is killed with SIGKILL and replaced; 0 turns the watchdog off.
+     */
+    watchdogMs: z.number().int().min(0).refine((ms) => ms === 0 || ms >= 200, { message: 'must be 0 (off) or at least 200' }).default(5_000),
+    /** Resident memory ceiling per worker in MiB: above it the worker is replaced gracefully; 0 means none. */
+    maxRssMb: z.number().int().min(0).default(0),
   })
   .strict()
 
@@ -85,6 +137,84 @@ export const adminConfigSchema = z
   })
   .strict()
 
+const sinkSchema = z.discriminatedUnion('type', [
+  z
+    .object({
+      type: z.literal('jsonl'),
+      /** Directory of the files, relative to the config file; each worker writes its own files. */
+      dir: z.string().min(1).default('./prediction-logs'),
+      /** A file is closed before it would grow past this (bytes). */
+      maxBytes: z.number().int().min(1024).default(100 * 1024 * 1024),
+      /** A file takes no new events once it is this old. */
+      maxAgeMs: z.number().int().positive().default(3_600_000),
+    })
+    .strict(),
+  z.object({ type: z.literal('stdout') }).strict(),
+  z
+    .object({
+      type: z.literal('http'),
+      /** Receives each batch as a JSON array in a POST; any status but 2xx is a failure. */
+      url: z.string().url(),
+      timeoutMs: z.number().int().positive().default(5_000),
+      headers: z.record(z.string(), z.string()).default({}),
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal('redis'),
+      url: z.string().url(),
+      stream: z.string().min(1).default('servekit:predictions'),
+      /** Approximate bound on the stream's length (XADD MAXLEN ~). */
+      maxLen: z.number().int().positive().default(1_000_000),
+      timeoutMs: z.number().int().positive().default(5_000),
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal('custom'),
+      /** The `sink` label of its metrics. */
+      name: z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'must be lower-case letters, digits or "_"').default('custom'),
+      sink: z.custom<PredictionSink>(
+        (v) => typeof (v as PredictionSink | null)?.write === 'function' && typeof (v as PredictionSink | null)?.close === 'function',
+        'must be an object with write(batch) and close() methods',
+      ),
+    })
+    .strict(),
+])
+
+const sampleRate = z.number().min(0).max(1)
+
+const predictionLogDefaults = {
+  enabled: true,
+  sink: { type: 'jsonl' as const, dir: './prediction-logs', maxBytes: 100 * 1024 * 1024, maxAgeMs: 3_600_000 },
+  sampleRate: 1,
+  models: {},
+  bufferSize: 10_000,
+  maxBatch: 1_000,
+  flushIntervalMs: 1_000,
+  retries: 3,
+}
+
+export const predictionLogConfigSchema = z
+  .object({
+    /** Send an event per (sampled) prediction to the sink. */
+    enabled: z.boolean().default(true),
+    sink: sinkSchema.default(predictionLogDefaults.sink),
+    /** Share of predictions logged, 0 to 1. */
+    sampleRate: sampleRate.default(1),
+    /** Per model id: `{ churn: { sampleRate: 0.01 } }`. */
+    models: z.record(z.string(), z.object({ sampleRate }).strict()).default({}),
+    /** Most events held per worker before new ones are dropped (and counted). */
+    bufferSize: z.number().int().positive().default(10_000),
+    /** Most events per write to the sink. */
+    maxBatch: z.number().int().positive().default(1_000),
+    /** Longest an event waits in the buffer when traffic is too light to fill a batch. */
+    flushIntervalMs: z.number().int().positive().default(1_000),
+    /** Retries of a failed batch before its events count as failed. */
+    retries: z.number().int().min(0).max(10).default(3),
+  })
+  .strict()
+
 export const configSchema = z
   .object({
     /**
@@ -102,6 +232,12 @@ export const configSchema = z
       if (ids.length === 0) ctx.addIssue({ code: 'custom', message: 'list at least one model' })
       for (const id of ids) {
         if (!isSafeName(id)) ctx.addIssue({ code: 'custom', path: [id], message: `model id "${id}" ${NAME_RULE}` })
+        models[id]?.shadow.forEach((t, i) => {
+          if (t.model !== undefined && !(t.model in models)) {
+            ctx.addIssue({ code: 'custom', path: [id, 'shadow', i, 'model'], message: `shadow target "${t.model}" is not a model of this service (models: ${ids.join(', ')})` })
+          }
+          if ((t.model ?? id) === id && t.version === undefined) ctx.addIssue({ code: 'custom', path: [id, 'shadow', i], message: 'a shadow of the model itself needs a "version"' })
+        })
       }
     }),
     server: serverConfigSchema.default(serverConfigSchema.parse({})),
@@ -114,16 +250,50 @@ export const configSchema = z
       })
       .strict()
       .default({ enabled: true, processMetrics: true }),
+    tracing: z
+      .object({
+        /** OpenTelemetry spans per request, exported over OTLP/HTTP (configured by the OTEL_* environment variables). */
+        enabled: z.boolean().default(false),
+        /** `service.name` of the spans, unless OTEL_SERVICE_NAME is set. */
+        serviceName: z.string().min(1).default('servekit'),
+      })
+      .strict()
+      .default({ enabled: false, serviceName: 'servekit' }),
+    monitoring: z
+      .object({
+        /** Track numeric features and outputs per version and compare them with the version's training_stats. */
+        enabled: z.boolean().default(true),
+        /** Fraction of predictions recorded (0 to 1). */
+        sampleRate: z.number().min(0).max(1).default(1),
+        /** PSI above which a feature counts as drifted (logged, and flagged on GET /models/:id/monitoring). */
+        threshold: z.number().positive().default(0.25),
+        /** Numeric values a feature needs before its PSI is computed: with fewer, sampling noise dominates. */
+        minCount: z.number().int().min(1).default(100),
+        /** How often PSI is checked against the threshold for the warning log. */
+        intervalMs: z.number().int().min(100).default(60_000),
+      })
+      .strict()
+      .default({ enabled: true, sampleRate: 1, threshold: 0.25, minCount: 100, intervalMs: 60_000 }),
     logging: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
         /** Human-readable logs (for development); JSON lines otherwise. */
         pretty: z.boolean().default(false),
+        /** Fraction of inference requests written to the access log (0 turns it off, 1 logs every request). */
+        accessLogSampleRate: z.number().min(0).max(1).default(1),
       })
       .strict()
-      .default({ level: 'info', pretty: false }),
+      .default({ level: 'info', pretty: false, accessLogSampleRate: 1 }),
+    /** An analytics event per prediction (sampled), sent in batches to a sink: JSONL files by default. */
+    predictionLog: predictionLogConfigSchema.default(predictionLogDefaults),
   })
   .strict()
+  .superRefine((c, ctx) => {
+    // A misspelt model id would silently keep the default rate.
+    for (const id of Object.keys(c.predictionLog.models)) {
+      if (!(id in c.models)) ctx.addIssue({ code: 'custom', path: ['predictionLog', 'models', id], message: `"${id}" is not a model of this service (models: ${Object.keys(c.models).join(', ')})` })
+    }
+  })
 
 /** What a user writes in `servekit.config.ts` (defaults may be left out). */
 export type ServiceConfigInput = z.input<typeof configSchema>
@@ -133,6 +303,7 @@ export type ModelConfig = z.output<typeof modelConfigSchema>
 export type ServerConfig = z.output<typeof serverConfigSchema>
 export type AdminConfig = z.output<typeof adminConfigSchema>
 export type S3StoreConfig = z.output<typeof s3StoreSchema>
+export type PredictionLogConfig = z.output<typeof predictionLogConfigSchema>
 
 /** Worker count after resolving `0` to the number of cores. */
 export const resolveWorkers = (n: number): number => (n > 0 ? n : availableParallelism())

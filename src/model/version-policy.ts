@@ -1,5 +1,5 @@
 import type { ModelConfig } from '../config/schema.js'
-import { compareVersions, type ServingState } from '../store/model-store.js'
+import { compareVersions, type ExperimentSpec, type ServingState } from '../store/model-store.js'
 
 /** What a model should look like after reconciling: versions to have loaded and the default. */
 export interface DesiredState {
@@ -9,6 +9,14 @@ export interface DesiredState {
   readonly aliases: Readonly<Record<string, string>>
   /** The version requests get when they name none; undefined when nothing is available. */
   readonly default: string | undefined
+  /** The experiment in force (the store's weights over the config's); its arms are in `load`. */
+  readonly experiment?: ExperimentSpec | undefined
+}
+
+/** The experiment in force: weights set through the admin API (serving.json) replace the config's. */
+export function experimentOf(config: Pick<ModelConfig, 'experiment'>, state: ServingState): ExperimentSpec | undefined {
+  if (state.experiment === undefined) return config.experiment
+  return { weights: state.experiment.weights, key: state.experiment.key ?? config.experiment?.key }
 }
 
 /**
@@ -26,10 +34,27 @@ export function desiredState(config: ModelConfig, available: readonly string[], 
   for (const v of Object.values(aliases)) selected.add(v)
   const pinnedDefault = resolveRef(state.default) ?? resolveRef(config.default)
   if (pinnedDefault !== undefined) selected.add(pinnedDefault)
-  for (const v of state.unload ?? []) if (v !== pinnedDefault) selected.delete(v)
+  // Experiment arms with a weight are loaded (like aliases), and not unloaded while they have one;
+  // so is a shadow target that is a version of this model (another model's: by that model's settings).
+  // Neither becomes the default by being the highest: a candidate is not promoted by being loaded.
+  const candidates = new Set<string>()
+  const experiment = experimentOf(config, state)
+  const arms = new Set<string>()
+  for (const [arm, weight] of Object.entries(experiment?.weights ?? {})) {
+    const v = weight > 0 ? resolveRef(arm) : undefined
+    if (v !== undefined) arms.add(v)
+  }
+  for (const t of config.shadow ?? []) {
+    const v = t.model === undefined && t.version !== undefined ? resolveRef(t.version) : undefined
+    if (v !== undefined && !selected.has(v)) candidates.add(v)
+  }
+  for (const v of arms) if (!selected.has(v)) candidates.add(v)
+  for (const v of candidates) selected.add(v)
+  for (const v of state.unload ?? []) if (v !== pinnedDefault && !arms.has(v)) selected.delete(v)
 
   const load = [...selected].sort(compareVersions).reverse()
-  return { load, aliases, default: pinnedDefault ?? load[0] }
+  const fallback = load.find((v) => !candidates.has(v)) ?? load[0]
+  return experiment === undefined ? { load, aliases, default: pinnedDefault ?? fallback } : { load, aliases, default: pinnedDefault ?? fallback, experiment }
 }
 
 function selectByPolicy(policy: ModelConfig['versions'], available: readonly string[]): string[] {

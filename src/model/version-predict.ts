@@ -1,4 +1,5 @@
 import { isServekitError, ServekitError } from '../errors.js'
+import type { StandardSchemaV1 } from '@standard-schema/spec'
 import type { AnyModelClass, PredictContext } from './interface.js'
 
 /** A loaded version's predict: schema check, the model's predict, output check. Same path for requests and self-tests. */
@@ -12,16 +13,42 @@ export type VersionPredictBatch = (features: readonly unknown[], context: Predic
  */
 export function createVersionPredict(label: string, model: AnyModelClass, instance: unknown): { predict: VersionPredict; predictBatch: VersionPredictBatch } {
   const validate = createValidator(label, model)
-  const predict: VersionPredict = async (features, context) => {
-    const input = validate === undefined ? features : await validate(features)
+  // Built once here, not per request: the continuations of an asynchronous model or schema.
+  const checked = (output: unknown): unknown => checkOutput(label, output)
+  const rethrow = (err: unknown): never => {
+    throw asPredictionError(label, err)
+  }
+
+  // The model on validated input. A synchronous model (most are) costs no promise hop: only the
+  // returned promise, already settled. Errors are what `await` would give.
+  const run = (input: unknown, context: PredictContext): Promise<unknown> => {
     let output: unknown
     try {
-      output = await model.predict(instance, input, context)
+      output = model.predict(instance, input, context)
     } catch (err) {
-      throw asPredictionError(label, err)
+      return Promise.reject(asPredictionError(label, err))
     }
-    return checkOutput(label, output)
+    if (isThenable(output)) return Promise.resolve(output).then(checked, rethrow)
+    try {
+      return Promise.resolve(checkOutput(label, output))
+    } catch (err) {
+      return Promise.reject(err)
+    }
   }
+
+  const predict: VersionPredict =
+    validate === undefined
+      ? run
+      : (features, context) => {
+          let input: unknown
+          try {
+            input = validate(features)
+          } catch (err) {
+            return Promise.reject(err)
+          }
+          // An asynchronous schema (rare): continue once it settles.
+          return isThenable(input) ? Promise.resolve(input).then((value) => run(value, context)) : run(input, context)
+        }
 
   const batchFn = model.predictBatch
   const predictBatch: VersionPredictBatch =
@@ -65,25 +92,40 @@ export function createVersionPredict(label: string, model: AnyModelClass, instan
 const ok = (output: unknown) => ({ output })
 const fail = (err: unknown) => ({ error: isServekitError(err) ? err : new ServekitError('internal_error', String(err), { cause: err }) })
 
-function createValidator(label: string, model: AnyModelClass): ((features: unknown) => Promise<unknown>) | undefined {
+/**
+ * The version's input check: the validated (maybe transformed) features, or a throw of
+ * `invalid_request`. Synchronous unless the schema is asynchronous (then a promise).
+ */
+function createValidator(label: string, model: AnyModelClass): ((features: unknown) => unknown) | undefined {
   const schema = model.inputSchema
   if (schema === undefined) return undefined
   const std = schema['~standard']
-  return async (features) => {
-    let result = std.validate(features)
-    if (result instanceof Promise) result = await result
+  const settle = (result: StandardSchemaV1.Result<unknown>): unknown => {
     if (result.issues === undefined) return result.value
-    const where = (i: (typeof result.issues)[number]): string => {
-      const path = i.path?.map((p) => (typeof p === 'object' ? String(p.key) : String(p))).join('.') ?? ''
-      return `features${path ? '.' + path : ''}`
-    }
-    const shown = result.issues.slice(0, 3).map((i) => `${where(i)}: ${i.message}`)
-    const more = result.issues.length > 3 ? ` (and ${result.issues.length - 3} more)` : ''
-    const first = result.issues[0]
-    throw new ServekitError('invalid_request', `${shown.join('; ')}${more} (model ${label})`, {
-      details: { field: first ? where(first) : 'features' },
-    })
+    throw invalidFeatures(label, result.issues)
   }
+  return (features) => {
+    const result = std.validate(features)
+    return result instanceof Promise ? result.then(settle) : settle(result)
+  }
+}
+
+function invalidFeatures(label: string, issues: ReadonlyArray<StandardSchemaV1.Issue>): ServekitError {
+  const where = (i: StandardSchemaV1.Issue): string => {
+    const path = i.path?.map((p) => (typeof p === 'object' ? String(p.key) : String(p))).join('.') ?? ''
+    return `features${path ? '.' + path : ''}`
+  }
+  const shown = issues.slice(0, 3).map((i) => `${where(i)}: ${i.message}`)
+  const more = issues.length > 3 ? ` (and ${issues.length - 3} more)` : ''
+  const first = issues[0]
+  return new ServekitError('invalid_request', `${shown.join('; ')}${more} (model ${label})`, {
+    details: { field: first ? where(first) : 'features' },
+  })
+}
+
+/** What `await` would wait for: an object or function with a callable `then`. */
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (typeof value === 'object' || typeof value === 'function') && value !== null && typeof (value as { then?: unknown }).then === 'function'
 }
 
 /** A throw from user code becomes prediction_failed with its message; our own codes pass through. */
@@ -100,5 +142,72 @@ function checkOutput(label: string, output: unknown): unknown {
   if (typeof output === 'bigint' || typeof output === 'function' || typeof output === 'symbol') {
     throw new ServekitError('invalid_output', `${label}: predict returned a ${typeof output}`)
   }
+  if (typeof output === 'object' && output !== null) {
+    const problem = unserialisable(output)
+    if (problem !== undefined) throw new ServekitError('invalid_output', `${label}: predict returned ${problem}`)
+  }
   return output
+}
+
+/** Deeper than this, JSON.stringify would overflow the stack (and no model output is that deep). */
+const MAX_OUTPUT_DEPTH = 1000
+
+/**
+ * Finds what would make JSON.stringify throw deep inside an output: a BigInt, a cycle, absurd
+ * nesting. One walk over plain objects and arrays, no allocation unless something is wrong; values
+ * with toJSON (Date) and typed arrays are left to JSON. Returns a description naming the path.
+ */
+function unserialisable(root: object): string | undefined {
+  if (isFlat(root)) return undefined
+  const ancestors: object[] = []
+  const keys: Array<string | number> = []
+  const at = (): string => `output${keys.map((k) => (typeof k === 'number' ? `[${k}]` : `.${k}`)).join('')}`
+  const visit = (value: unknown): string | undefined => {
+    if (typeof value === 'bigint') return `a bigint at ${at()}`
+    if (typeof value !== 'object' || value === null) return undefined
+    if (ArrayBuffer.isView(value)) return value instanceof BigInt64Array || value instanceof BigUint64Array ? `a BigInt64Array at ${at()}` : undefined
+    if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return undefined
+    if (ancestors.includes(value)) return `a cycle at ${at()}`
+    if (ancestors.length >= MAX_OUTPUT_DEPTH) return `a value nested more than ${MAX_OUTPUT_DEPTH} levels deep`
+    ancestors.push(value)
+    if (Array.isArray(value)) {
+      for (let i = 0; i < value.length; i++) {
+        keys.push(i)
+        const problem = visit(value[i])
+        if (problem !== undefined) return problem
+        keys.pop()
+      }
+    } else {
+      for (const k of Object.keys(value)) {
+        keys.push(k)
+        const problem = visit((value as Record<string, unknown>)[k])
+        if (problem !== undefined) return problem
+        keys.pop()
+      }
+    }
+    ancestors.pop()
+    return undefined
+  }
+  return visit(root)
+}
+
+/**
+ * The usual output, a plain object or array whose values are numbers, strings, booleans or nulls,
+ * has nothing to walk: this check allocates nothing (the walk allocates its path and closures).
+ * False means "walk it", not "wrong".
+ */
+function isFlat(o: object): boolean {
+  if (ArrayBuffer.isView(o) || typeof (o as { toJSON?: unknown }).toJSON === 'function') return false
+  if (Array.isArray(o)) {
+    for (let i = 0; i < o.length; i++) {
+      const v: unknown = o[i]
+      if (typeof v === 'object' ? v !== null : typeof v === 'bigint') return false
+    }
+    return true
+  }
+  for (const k in o) {
+    const v = (o as Record<string, unknown>)[k]
+    if (typeof v === 'object' ? v !== null : typeof v === 'bigint') return false
+  }
+  return true
 }

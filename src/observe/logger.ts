@@ -23,3 +23,36 @@ export function createLogger(options: LoggerOptions): Logger {
   }
   return pino({ level: options.level, base, timestamp: pino.stdTimeFunctions.isoTime }, pino.destination({ fd: options.fd ?? 1, sync: true }))
 }
+
+/**
+ * The access log: one line per sampled inference request, written through a buffered asynchronous
+ * destination (flushed every `flushMs` and on close), so a high request rate costs few syscalls.
+ * Lines still buffered when a process is killed with SIGKILL are lost; SIGTERM flushes them.
+ */
+export function createAccessLogger(options: { pretty: boolean; base?: Record<string, unknown>; flushMs?: number }): { logger: Logger; close(): Promise<void> } {
+  const base = { pid: process.pid, ...options.base }
+  if (options.pretty) {
+    const logger = pino({ level: 'info', base, transport: { target: 'pino-pretty', options: { colorize: true } } })
+    return { logger, close: async () => logger.flush() }
+  }
+  const destination = pino.destination({ fd: 1, sync: false, minLength: 8192 })
+  const logger = pino({ level: 'info', base, timestamp: pino.stdTimeFunctions.isoTime }, destination)
+  const timer = setInterval(() => destination.flush(), options.flushMs ?? 500)
+  timer.unref()
+  return {
+    logger,
+    close: () =>
+      new Promise((resolve) => {
+        clearInterval(timer)
+        destination.flush()
+        destination.once('drain', () => resolve())
+        // flushSync throws while a write is in flight; the async flush above covers that case.
+        try {
+          destination.flushSync()
+          resolve()
+        } catch {
+          setTimeout(resolve, 100).unref()
+        }
+      }),
+  }
+}

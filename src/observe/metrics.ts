@@ -31,7 +31,16 @@ export class Metrics {
   readonly loadDuration: Histogram<'model'>
   readonly loadFailures: Counter<'model' | 'reason'>
   readonly versionInfo: Gauge<'model' | 'version' | 'role'>
+  readonly shadowDuration: Histogram<'model' | 'target'>
+  readonly shadowErrors: Counter<'model' | 'target'>
+  readonly shadowAgreement: Counter<'model' | 'target' | 'agreed'>
+  readonly shadowDropped: Counter<'model'>
+  readonly requestsQueued: Gauge<'model'>
+  readonly predictionLogEvents: Counter<'sink' | 'outcome'>
+  readonly predictionLogDropped: Counter
   private readonly knownModels: ReadonlySet<string>
+  /** Set by the service: the number of predictions running now. */
+  inFlightSource: () => number = () => 0
   private readonly versionSeries = new Map<string, Array<{ model: string; version: string; role: string }>>()
 
   constructor(models: readonly string[], options: { processMetrics?: boolean } = {}) {
@@ -40,7 +49,17 @@ export class Metrics {
     this.requests = new Counter({ name: 'servekit_requests_total', help: 'Inference requests answered, by model, version and HTTP status code.', labelNames: ['model', 'version', 'code'], registers: r })
     this.requestDuration = new Histogram({ name: 'servekit_request_duration_seconds', help: 'Time from request received to response sent, for /infer and /infer/batch.', labelNames: ['model'], buckets: LATENCY_BUCKETS, registers: r })
     this.predictDuration = new Histogram({ name: 'servekit_predict_duration_seconds', help: "Time spent in the model's schema check and predict.", labelNames: ['model', 'version'], buckets: LATENCY_BUCKETS, registers: r })
-    this.inFlight = new Gauge({ name: 'servekit_requests_in_flight', help: 'Inference requests being processed now.', registers: r })
+    const inFlightSource = () => this.inFlightSource()
+    // Read at scrape time from the versions' own counters: exact even when a client disconnects
+    // (Fastify then runs no response hook), and no per-request gauge update.
+    this.inFlight = new Gauge({
+      name: 'servekit_requests_in_flight',
+      help: 'Predictions running on loaded versions now.',
+      registers: r,
+      collect() {
+        this.set(inFlightSource())
+      },
+    })
     this.batchSize = new Histogram({ name: 'servekit_batch_size', help: 'Feature sets per predictBatch call (batch endpoint and dynamic batching).', labelNames: ['model'], buckets: SIZE_BUCKETS, registers: r })
     // Per-version state is the same in every worker: the primary keeps the maximum, not the sum.
     this.selfTestStatus = new Gauge({ name: 'servekit_self_test_passed', help: 'Whether the version passed its self-test after loading: 1 passed, 0 failed, -1 no test cases.', labelNames: ['model', 'version'], registers: r, aggregator: 'max' })
@@ -49,6 +68,14 @@ export class Metrics {
     this.loadDuration = new Histogram({ name: 'servekit_model_load_duration_seconds', help: 'Time to load a model version (artifact, load, before the self-test).', labelNames: ['model'], buckets: [0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 120], registers: r })
     this.loadFailures = new Counter({ name: 'servekit_model_load_failures_total', help: 'Versions refused, by reason: load, self_test, compatibility.', labelNames: ['model', 'reason'], registers: r })
     this.versionInfo = new Gauge({ name: 'servekit_model_version_loaded', help: 'Loaded model versions (1), with role serving (the default) or loaded.', labelNames: ['model', 'version', 'role'], registers: r, aggregator: 'max' })
+    // Shadow traffic (src/traffic/): `target` is the configured target (`model` or `model@version`), so bounded.
+    this.shadowDuration = new Histogram({ name: 'servekit_shadow_duration_seconds', help: 'Time a shadow prediction took, from its start to its answer, error or timeout.', labelNames: ['model', 'target'], buckets: LATENCY_BUCKETS, registers: r })
+    this.shadowErrors = new Counter({ name: 'servekit_shadow_errors_total', help: 'Shadow predictions that failed or timed out.', labelNames: ['model', 'target'], registers: r })
+    this.shadowAgreement = new Counter({ name: 'servekit_shadow_agreement_total', help: 'Shadow predictions compared with the primary: agreed="true" when equal (numbers within tolerance).', labelNames: ['model', 'target', 'agreed'], registers: r })
+    this.requestsQueued = new Gauge({ name: 'servekit_requests_queued', help: "Requests waiting for a slot in the model's concurrency limit (concurrency.queue).", labelNames: ['model'], registers: r })
+    this.shadowDropped = new Counter({ name: 'servekit_shadow_dropped_total', help: 'Shadowed requests dropped because the shadow queue was full.', labelNames: ['model'], registers: r })
+    this.predictionLogEvents = new Counter({ name: 'servekit_prediction_log_events_total', help: 'Prediction log events handed to the sink, by sink and outcome (written, failed after retries).', labelNames: ['sink', 'outcome'], registers: r })
+    this.predictionLogDropped = new Counter({ name: 'servekit_prediction_log_dropped_total', help: 'Prediction log events dropped because the buffer was full (the sink is slower than the traffic).', registers: r })
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry })
   }
 

@@ -47,5 +47,18 @@ export function metricsObservers(metrics: Metrics) {
         if (size > 0) metrics.batchSize.observe({ model: v.modelId }, size)
       },
     },
+    traffic: {
+      shadowed(model: string, target: string, seconds: number, outcome: 'agreed' | 'disagreed' | 'error') {
+        metrics.shadowDuration.observe({ model, target }, seconds)
+        if (outcome === 'error') metrics.shadowErrors.inc({ model, target })
+        else metrics.shadowAgreement.inc({ model, target, agreed: outcome === 'agreed' ? 'true' : 'false' })
+      },
+      shadowDropped(model: string) {
+        metrics.shadowDropped.inc({ model })
+      },
+      queued(model: string, depth: number) {
+        metrics.requestsQueued.set({ model }, depth)
+      },
+    },
   }
 }

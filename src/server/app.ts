@@ -3,13 +3,19 @@ import type { ServerConfig } from '../config/schema.js'
 import type { Predict, PredictBatch } from '../model/predictor.js'
 import type { ModelRegistry } from '../model/registry.js'
 import type { Logger } from '../observe/logger.js'
-import { installErrorHandling } from './error-handler.js'
+import { httpLayerErrors, installErrorHandling } from './error-handler.js'
+import { SECURITY_HEADERS, securityHeaders } from './security-headers.js'
 import { healthRoutes } from './routes/health.js'
 import { inferRoutes } from './routes/infer.js'
 import { modelsRoutes } from './routes/models.js'
 import { adminRoutes, type AdminDeps } from './routes/admin.js'
 import { metricsRoutes } from './routes/metrics.js'
+import { monitoringRoutes } from './routes/monitoring.js'
+import type { Monitoring } from '../observe/monitoring/service-monitoring.js'
 import { requestMetricsHooks } from './request-metrics.js'
+import { requestTracingHooks } from './request-tracing.js'
+import { accessLogHook } from './access-log.js'
+import type { Tracing } from '../observe/tracing.js'
 import type { Metrics } from '../observe/metrics.js'
 
 export interface AppDeps {
@@ -22,6 +28,12 @@ export interface AppDeps {
   admin: Omit<AdminDeps, 'registry'> & { separate: boolean }
   /** Absent when metrics are turned off: no hooks, no /metrics route. */
   metrics?: { metrics: Metrics; scrape: () => Promise<{ text: string; contentType: string }> } | undefined
+  /** Absent when tracing is off: no hooks, no OpenTelemetry calls. */
+  tracing?: Tracing | undefined
+  /** Absent when the access log is off (sample rate 0). */
+  accessLog?: { logger: Logger; sampleRate: number } | undefined
+  /** Absent when monitoring is off: GET /models/:id/monitoring says so. */
+  monitoring?: Monitoring | undefined
 }
 
 /** Assembles the HTTP app. It never listens: `cluster/` (or a test) does. */
@@ -31,13 +43,28 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     predict: deps.predict,
     predictBatch: deps.predictBatch,
     maxBatchItems: deps.server.maxBatchItems,
-    hooks: deps.metrics ? requestMetricsHooks(deps.metrics.metrics) : undefined,
+    hooks: routeHooks(deps),
+    tracing: deps.tracing,
   })
   if (deps.metrics) metricsRoutes(app, deps.metrics)
   healthRoutes(app, deps)
   modelsRoutes(app, deps)
+  monitoringRoutes(app, deps)
   if (!deps.admin.separate) adminRoutes(app, { ...deps.admin, registry: deps.registry })
   return app
+}
+
+/** Hooks for the inference routes only; none at all when metrics and tracing are off. */
+function routeHooks(deps: AppDeps) {
+  const tracing = deps.tracing ? requestTracingHooks(deps.tracing) : undefined
+  const onRequest = tracing ? [tracing.onRequest] : []
+  const onResponse = [
+    ...(tracing ? [tracing.onResponse] : []),
+    ...(deps.metrics ? [requestMetricsHooks(deps.metrics.metrics).onResponse] : []),
+    ...(deps.accessLog ? [accessLogHook(deps.accessLog.logger, deps.accessLog.sampleRate)] : []),
+  ]
+  if (onRequest.length === 0 && onResponse.length === 0) return undefined
+  return { onRequest, onResponse }
 }
 
 /** The management API alone, for `admin.port` (e.g. bound to 127.0.0.1 or a private network). */
@@ -54,8 +81,16 @@ function createFastify(deps: AppDeps): FastifyInstance {
     logger: false,
     bodyLimit: deps.server.bodyLimit,
     requestTimeout: deps.server.requestTimeoutMs,
-    return503OnClosing: true,
+    // Node checks request deadlines every 30 s by default, which would let a slow (slowloris) client
+    // hold a connection for 30 s past requestTimeoutMs; check every second instead (a walk of the
+    // open connections). Passing requestTimeout here also caps the headers timeout at it.
+    http: { requestTimeout: deps.server.requestTimeoutMs, connectionsCheckingInterval: Math.min(1_000, deps.server.requestTimeoutMs) },
+    // While draining, a request arriving on an open keep-alive connection is served, with
+    // `connection: close`, rather than refused with Fastify's own 503 body: the client reconnects to
+    // a worker that stays, and nothing it sent is lost (rolling restarts, memory recycling, SIGTERM).
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
+    ...httpLayerErrors(SECURITY_HEADERS),
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
     // Types are part of the contract: "1" is not a number and 5 is not a model id.
@@ -63,6 +98,7 @@ function createFastify(deps: AppDeps): FastifyInstance {
   })
   // The API speaks JSON only: without this, text/plain bodies would reach validation as strings.
   app.removeContentTypeParser('text/plain')
+  securityHeaders(app)
   installErrorHandling(app, deps.logger)
   return app
 }

@@ -1,4 +1,6 @@
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { STATUS_CODES } from 'node:http'
+import type { Duplex } from 'node:stream'
 import { isServekitError, ServekitError, type ErrorCode } from '../errors.js'
 import type { Logger } from '../observe/logger.js'
 
@@ -26,10 +28,27 @@ export const statusByCode = {
   unauthorized: 401,
 } as const satisfies Record<ErrorCode, number>
 
-/** The body of every error response. */
-export function errorBody(err: ServekitError): { error: { code: ErrorCode; message: string; field?: string } } {
+/**
+ * The body of every error response. Messages of server-side failures (5xx, 422) may carry file
+ * paths (a model's fs error, a store directory): outside development they are cut to their last
+ * segment, so clients learn nothing of the host's layout. Logs keep them whole.
+ */
+export function errorBody(err: ServekitError, exposePaths = isDevelopment()): { error: { code: ErrorCode; message: string; field?: string } } {
   const field = err.details?.['field']
-  return { error: typeof field === 'string' ? { code: err.code, message: err.message, field } : { code: err.code, message: err.message } }
+  const message = exposePaths || !SERVER_SIDE.has(statusByCode[err.code]) ? err.message : redactPaths(err.message)
+  return { error: typeof field === 'string' ? { code: err.code, message, field } : { code: err.code, message } }
+}
+
+const SERVER_SIDE = new Set([422, 500, 503, 504])
+/** `NODE_ENV=development` shows paths to the developer; read per error, off the hot path. */
+export const isDevelopment = (): boolean => process.env['NODE_ENV'] === 'development'
+
+/** Absolute paths: file URLs, POSIX paths of two or more segments (not inside URLs), Windows drive paths. */
+const ABSOLUTE_PATH = /file:\/\/[^\s'"`]+|(?<![\w.~:/-])(?:\/[^\s'"`:,;()[\]{}<>/\\]+){2,}\/?|(?<!\w)[A-Za-z]:\\[^\s'"`,;()]+/g
+
+/** Replaces each absolute path in `text` with `…/<last segment>`: `/srv/app/models/x/1/w.json` -> `…/w.json`. */
+export function redactPaths(text: string): string {
+  return text.replace(ABSOLUTE_PATH, (path) => `…/${path.split(/[\\/]/).filter(Boolean).pop() ?? ''}`)
 }
 
 /** Translates Fastify's own errors (parser, validation, limits) into catalogue codes. */
@@ -40,6 +59,10 @@ export function toServekitError(err: FastifyError | Error): ServekitError {
     const v = e.validation[0]
     const field = fieldOf(v?.instancePath ?? '', v?.params as Record<string, unknown> | undefined)
     return new ServekitError('invalid_request', `${field}: ${describe(v?.keyword, v?.message, v?.params as Record<string, unknown> | undefined)}`, { details: { field } })
+  }
+  // Fastify marks errors thrown by the response serializer: an output the model checks missed (a throwing toJSON).
+  if ((e as { serialization?: unknown }).serialization !== undefined) {
+    return new ServekitError('invalid_output', 'the response could not be serialised as JSON', { cause: err })
   }
   switch (e.code) {
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
@@ -77,10 +100,17 @@ export function installErrorHandling(app: FastifyInstance, logger: Logger): void
   app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
     const error = toServekitError(err)
     const status = statusByCode[error.code]
-    if (status >= 500) {
-      logger.error({ err: error.cause ?? error, code: error.code, url: request.url }, error.message)
+    // `overloaded` (load shedding) says when to come back.
+    const retryAfter = error.details?.['retryAfterSeconds']
+    if (typeof retryAfter === 'number') void reply.header('retry-after', String(retryAfter))
+    // Shedding is expected back-pressure, counted in the metrics: logging every refusal would add work
+    // when there is least room. A client that went away caused its own abort: debug only.
+    if (status >= 500 && error.code !== 'overloaded') {
+      const log = reply.raw.destroyed ? logger.debug.bind(logger) : logger.error.bind(logger)
+      log({ err: error.cause ?? error, code: error.code, url: request.url }, error.message)
     }
-    void reply.code(status).send(errorBody(error))
+    // The admin API answers operators holding the token: they get paths, as the logs have them.
+    void reply.code(status).send(errorBody(error, isDevelopment() || request.url.startsWith('/admin/')))
   })
   app.setNotFoundHandler((request, reply) => {
     void reply.code(404).send(errorBody(new ServekitError('not_found', `no route for ${request.method} ${request.url.slice(0, 200)}`)))
@@ -100,3 +130,34 @@ export function methodNotAllowed(app: FastifyInstance, url: string, allowed: rea
     },
   })
 }
+
+/**
+ * Errors below the router, in the servekit shape instead of Fastify's: Node's HTTP parser rejecting
+ * a request (bad framing 400, a header block over 16 KiB 431, not received within
+ * `server.requestTimeoutMs` 408; the connection is closed after), a URL that cannot be decoded (400)
+ * and a path segment over 100 characters (414). All are `invalid_request`; the status is HTTP's.
+ */
+export const httpLayerErrors = (headers: Readonly<Record<string, string>>) => ({
+  clientErrorHandler(err: NodeJS.ErrnoException, socket: Duplex): void {
+    if (err.code === 'ECONNRESET' || socket.destroyed) return
+    if (socket.writable) {
+      const [status, message] =
+        err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+          ? [408, 'the request was not received in time (server.requestTimeoutMs)']
+          : err.code === 'HPE_HEADER_OVERFLOW'
+            ? [431, 'the request line and headers are larger than 16 KiB']
+            : [400, `malformed HTTP request (${String(err.code ?? 'parse error')})`]
+      const body = JSON.stringify(errorBody(new ServekitError('invalid_request', message)))
+      const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('')
+      socket.write(`HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\ncontent-type: application/json; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${extra}connection: close\r\n\r\n${body}`)
+    }
+    socket.destroy(err)
+  },
+  frameworkErrors(err: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+    const [status, message] =
+      err.code === 'FST_ERR_MAX_PARAM_LENGTH'
+        ? [414, 'a path segment is longer than 100 characters']
+        : [400, err.code === 'FST_ERR_BAD_URL' ? 'the URL is not valid (bad percent-encoding)' : 'the request cannot be routed']
+    void reply.code(status).headers(headers).send(errorBody(new ServekitError('invalid_request', message)))
+  },
+})

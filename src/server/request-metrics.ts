@@ -1,4 +1,4 @@
-import type { FastifyReply, FastifyRequest, onRequestHookHandler, onResponseHookHandler } from 'fastify'
+import type { FastifyReply, FastifyRequest, onResponseHookHandler } from 'fastify'
 import type { Metrics } from '../observe/metrics.js'
 
 /** Set by the infer handlers once a version answered, read by the response hook. */
@@ -13,14 +13,10 @@ export function tagVersion(request: FastifyRequest, version: string): void {
  * Route-level hooks for the inference routes: the count and latency are recorded in onResponse,
  * after the response has been written, so they add nothing to the client's latency.
  */
-export function requestMetricsHooks(metrics: Metrics): { onRequest: onRequestHookHandler; onResponse: onResponseHookHandler } {
+export function requestMetricsHooks(metrics: Metrics): { onResponse: onResponseHookHandler } {
   return {
-    onRequest(_request, _reply, done) {
-      metrics.inFlight.inc()
-      done()
-    },
+    // Fastify runs no response hook for a client that disconnected first: such requests are not counted.
     onResponse(request: FastifyRequest, reply: FastifyReply, done) {
-      metrics.inFlight.dec()
       const body = request.body as { model_id?: unknown } | undefined
       const model = metrics.modelLabel(typeof body?.model_id === 'string' ? body.model_id : undefined)
       metrics.requests.inc({ model, version: (request as Tagged)[VERSION] ?? '', code: reply.statusCode })

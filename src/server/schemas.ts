@@ -7,6 +7,7 @@ const requestIdSchema = { type: 'string', minLength: 1, maxLength: 128 } as cons
 const modelIdSchema = { type: 'string', minLength: 1, maxLength: 256 } as const
 const modelVersionSchema = { type: 'string', minLength: 1, maxLength: 128 } as const
 const parametersSchema = { type: 'object' } as const
+const experimentKeySchema = { type: 'string', minLength: 1, maxLength: 256 } as const
 
 export const inferBodySchema = {
   type: 'object',
@@ -18,6 +19,7 @@ export const inferBodySchema = {
     features: {},
     request_id: requestIdSchema,
     parameters: parametersSchema,
+    experiment_key: experimentKeySchema,
   },
 } as const
 
@@ -32,6 +34,7 @@ export const batchBodySchema = (maxItems: number) =>
       instances: { type: 'array', minItems: 1, maxItems: maxItems },
       request_id: requestIdSchema,
       parameters: parametersSchema,
+      experiment_key: experimentKeySchema,
     },
   }) as const
 
@@ -53,6 +56,7 @@ export const inferResponseSchema = {
       model_id: { type: 'string' },
       model_version: { type: 'string' },
       request_id: { type: 'string' },
+      arm: { type: 'string' },
     },
   },
 } as const
@@ -64,6 +68,7 @@ export const batchResponseSchema = {
       model_id: { type: 'string' },
       model_version: { type: 'string' },
       request_id: { type: 'string' },
+      arm: { type: 'string' },
       results: {
         type: 'array',
         items: { type: 'object', properties: { output: {}, error: errorBodySchema.properties.error } },

@@ -1,4 +1,5 @@
 import { z } from 'zod'
+import { trainingStatsSchema } from '../observe/monitoring/training-stats.js'
 
 /**
  * `model.json`: what a version is and how to load it. Every field is optional so an artifact
@@ -18,6 +19,8 @@ export const manifestSchema = z
     created_at: z.string().optional(),
     /** Anything the team wants to keep beside the model: metrics, git sha, data window. */
     metadata: z.record(z.string(), z.unknown()).optional(),
+    /** Reference distribution of the training data for drift monitoring (`servekit profile`). */
+    training_stats: trainingStatsSchema.optional(),
   })
   .loose()
 

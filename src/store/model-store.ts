@@ -20,6 +20,15 @@ export interface ServingState {
   load?: string[]
   /** Versions not to load even if the policy selects them. */
   unload?: string[]
+  /** Experiment weights set by the admin API; replaces the config's `experiment` while present. */
+  experiment?: ExperimentSpec
+}
+
+/** A weighted split of a model's traffic across versions or aliases (`{ "3": 90, "4": 10 }`). */
+export interface ExperimentSpec {
+  weights: Record<string, number>
+  /** Feature whose value makes the split sticky; absent: the config's key, else `experiment_key`, else random. */
+  key?: string | undefined
 }
 
 /**

@@ -12,6 +12,11 @@ const servingStateSchema = z
     aliases: z.record(name, name).optional(),
     load: z.array(name).optional(),
     unload: z.array(name).optional(),
+    experiment: z
+      .object({ weights: z.record(name, z.number().nonnegative()), key: z.string().min(1).max(128).optional() })
+      .strict()
+      .refine((e) => Object.values(e.weights).reduce((a, b) => a + b, 0) > 0, 'experiment weights must sum to more than 0')
+      .optional(),
   })
   .strict()
 
@@ -38,5 +43,9 @@ export function formatServingState(state: ServingState): string {
   if (state.aliases && Object.keys(state.aliases).length > 0) out['aliases'] = Object.fromEntries(Object.entries(state.aliases).sort())
   if (state.load && state.load.length > 0) out['load'] = [...new Set(state.load)].sort()
   if (state.unload && state.unload.length > 0) out['unload'] = [...new Set(state.unload)].sort()
+  if (state.experiment) {
+    const { weights, key } = state.experiment
+    out['experiment'] = { weights: Object.fromEntries(Object.entries(weights).sort()), ...(key === undefined ? {} : { key }) }
+  }
   return JSON.stringify(out, null, 2) + '\n'
 }

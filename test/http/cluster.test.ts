@@ -1,3 +1,5 @@
+import { connect } from 'node:net'
+import { once } from 'node:events'
 import { describe, expect, it } from 'vitest'
 import { postJson, startService } from '../helpers/start-service.js'
 
@@ -48,5 +50,18 @@ describe('cluster mode', () => {
     expect([503, 'refused']).toContain(late)
     expect((await inflight).status).toBe(200)
     expect(await exit).toBe(0)
+  })
+
+  it('does not wait on open connections that never sent a request', async () => {
+    const svc = await startService({ workers: 1 })
+    // A spare connection, as HTTP clients keep them: connected, silent.
+    const socket = connect(svc.port, '127.0.0.1')
+    await once(socket, 'connect')
+    const closed = once(socket, 'close')
+    const started = Date.now()
+    // Without the drainer, shutdown would wait for the server's headers timeout (60 s) and stop() would SIGKILL.
+    expect(await svc.stop(20_000)).toBe(0)
+    await closed
+    expect(Date.now() - started).toBeLessThan(15_000)
   })
 })

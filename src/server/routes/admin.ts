@@ -1,8 +1,8 @@
 import type { FastifyInstance } from 'fastify'
-import { isSafeName } from '../../config/schema.js'
+import { experimentWeightsSchema, isSafeName } from '../../config/schema.js'
 import { ServekitError } from '../../errors.js'
 import type { ModelRegistry } from '../../model/registry.js'
-import { compareVersions, type ServingState } from '../../store/model-store.js'
+import { compareVersions, type ExperimentSpec, type ServingState } from '../../store/model-store.js'
 import { requireBearerToken } from '../admin/auth.js'
 import { describeModel } from '../admin/describe.js'
 
@@ -16,6 +16,16 @@ export interface AdminDeps {
 
 type Params = { id: string; version: string; alias: string }
 const versionBody = { type: 'object', required: ['version'], additionalProperties: false, properties: { version: { type: 'string', minLength: 1, maxLength: 128 } } } as const
+const experimentBody = {
+  type: 'object',
+  required: ['weights'],
+  additionalProperties: false,
+  properties: {
+    weights: { type: 'object', minProperties: 1, maxProperties: 64, additionalProperties: { type: 'number', minimum: 0 } },
+    key: { type: 'string', minLength: 1, maxLength: 128 },
+  },
+} as const
+const experimentView = (spec: ExperimentSpec | undefined) => (spec === undefined ? null : { weights: spec.weights, key: spec.key ?? null })
 const rollbackBody = { type: 'object', additionalProperties: false, properties: { to: { type: 'string', minLength: 1, maxLength: 128 } } } as const
 
 /**
@@ -108,6 +118,25 @@ export function adminRoutes(app: FastifyInstance, deps: AdminDeps): void {
         delete aliases[alias]
         return { ...s, aliases }
       })
+    })
+
+    // Experiment weights (docs/traffic.md): stored in serving.json, so they replace the config's on every worker and restart.
+    admin.put<{ Params: Params; Body: ExperimentSpec }>('/admin/models/:id/experiment', { schema: { body: experimentBody } }, async (request) => {
+      const { id } = request.params
+      const { weights, key } = request.body
+      const checked = experimentWeightsSchema.safeParse(weights)
+      if (!checked.success) throw new ServekitError('invalid_request', `weights: ${checked.error.issues[0]?.message ?? 'invalid'}`, { details: { field: 'body.weights' } })
+      // Every arm with a weight is loaded and self-tested before a request goes to it.
+      const aliases = registry.get(id)?.aliases ?? {}
+      for (const [arm, weight] of Object.entries(weights)) if (weight > 0) await registry.prepare(id, aliases[arm] ?? arm, { asDefault: false })
+      const described = await change(id, (s) => ({ ...s, experiment: key === undefined ? { weights } : { weights, key } }))
+      return { ...described, experiment: experimentView({ weights, key: key ?? registry.get(id)?.config.experiment?.key }) }
+    })
+
+    admin.delete<{ Params: Params }>('/admin/models/:id/experiment', async (request) => {
+      const { id } = request.params
+      const described = await change(id, (s) => ({ ...s, experiment: undefined }))
+      return { ...described, experiment: experimentView(registry.get(id)?.config.experiment) }
     })
   })
 }

@@ -1,9 +1,13 @@
-import type { FastifyInstance } from 'fastify'
+import type { ServerResponse } from 'node:http'
+import type { FastifyInstance, FastifyReply } from 'fastify'
 import type { Predict, PredictBatch } from '../../model/predictor.js'
 import { errorBody, methodNotAllowed } from '../error-handler.js'
 import { pickRequestId } from '../request-id.js'
 import { tagVersion } from '../request-metrics.js'
 import type { onRequestHookHandler, onResponseHookHandler } from 'fastify'
+import type { Tracing } from '../../observe/tracing.js'
+import { traceOf } from '../request-tracing.js'
+import { RequestSignal } from '../../traffic/request-signal.js'
 import { batchBodySchema, batchResponseSchema, inferBodySchema, inferResponseSchema } from '../schemas.js'
 
 interface InferBody {
@@ -12,6 +16,7 @@ interface InferBody {
   features: unknown
   request_id?: string
   parameters?: Record<string, unknown>
+  experiment_key?: string
 }
 
 interface BatchBody {
@@ -20,26 +25,55 @@ interface BatchBody {
   instances: unknown[]
   request_id?: string
   parameters?: Record<string, unknown>
+  experiment_key?: string
 }
 
-// Requests are not cancelled on disconnect yet; predictors get a signal that never fires.
-const NEVER = new AbortController().signal
+const ABORT = Symbol('servekit.abort')
+type Watched = ServerResponse & { [ABORT]?: RequestSignal }
+
+/**
+ * A signal aborted when the client closes the connection before the response was written, so
+ * queued and batched work drops out and models may stop early (`context.signal`). The response's
+ * 'close' (the request's fires as soon as its body was read); one shared listener, no closure.
+ */
+function disconnectSignal(reply: FastifyReply): RequestSignal {
+  const signal = new RequestSignal()
+  const res = reply.raw as Watched
+  res[ABORT] = signal
+  res.on('close', onResponseClose)
+  return signal
+}
+
+function onResponseClose(this: Watched): void {
+  if (!this.writableFinished) this[ABORT]?.abort()
+}
 
 /** `POST /infer` (one prediction) and `POST /infer/batch` (many feature sets for one model). */
 export function inferRoutes(
   app: FastifyInstance,
-  deps: { predict: Predict; predictBatch: PredictBatch; maxBatchItems: number; hooks?: { onRequest: onRequestHookHandler; onResponse: onResponseHookHandler } | undefined },
+  deps: {
+    predict: Predict
+    predictBatch: PredictBatch
+    maxBatchItems: number
+    hooks?: { onRequest: onRequestHookHandler[]; onResponse: onResponseHookHandler[] } | undefined
+    tracing?: Tracing | undefined
+  },
 ): void {
-  const { predict, predictBatch } = deps
+  const { predict, predictBatch, tracing } = deps
   const hooks = deps.hooks ?? {}
 
   app.post<{ Body: InferBody }>('/infer', { schema: { body: inferBodySchema, response: inferResponseSchema }, ...hooks }, async (request, reply) => {
     const body = request.body
     const requestId = pickRequestId(body.request_id, request.headers['x-request-id'])
     void reply.header('x-request-id', requestId)
-    const result = await predict({ modelId: body.model_id, modelVersion: body.model_version, features: body.features, requestId, parameters: body.parameters }, NEVER)
+    const req = { modelId: body.model_id, modelVersion: body.model_version, features: body.features, requestId, parameters: body.parameters, experimentKey: body.experiment_key }
+    const signal = disconnectSignal(reply)
+    // With tracing on, the data plane runs inside the request's span, so routing and predict become its children.
+    const t = tracing === undefined ? undefined : traceOf(request)
+    const result = t === undefined ? await predict(req, signal) : await tracing!.within(t, () => predict(req, signal))
     tagVersion(request, result.modelVersion)
-    return { output: result.output, model_id: result.modelId, model_version: result.modelVersion, request_id: requestId }
+    // `arm` is left out of the JSON when no experiment chose the version.
+    return { output: result.output, model_id: result.modelId, model_version: result.modelVersion, request_id: requestId, arm: result.arm ?? undefined }
   })
 
   app.post<{ Body: BatchBody }>(
@@ -49,12 +83,16 @@ export function inferRoutes(
       const body = request.body
       const requestId = pickRequestId(body.request_id, request.headers['x-request-id'])
       void reply.header('x-request-id', requestId)
-      const result = await predictBatch({ modelId: body.model_id, modelVersion: body.model_version, instances: body.instances, requestId, parameters: body.parameters }, NEVER)
+      const req = { modelId: body.model_id, modelVersion: body.model_version, instances: body.instances, requestId, parameters: body.parameters, experimentKey: body.experiment_key }
+      const signal = disconnectSignal(reply)
+      const t = tracing === undefined ? undefined : traceOf(request)
+      const result = t === undefined ? await predictBatch(req, signal) : await tracing!.within(t, () => predictBatch(req, signal))
       tagVersion(request, result.modelVersion)
       return {
         model_id: result.modelId,
         model_version: result.modelVersion,
         request_id: requestId,
+        arm: result.arm ?? undefined,
         results: result.results.map((r) => ('error' in r ? errorBody(r.error) : r)),
       }
     },

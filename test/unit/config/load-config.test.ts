@@ -25,7 +25,7 @@ describe('loadConfig', () => {
     expect(loaded.file).toBe(file)
     expect(loaded.config.store).toBe('./models')
     expect(loaded.config.server).toMatchObject({ port: 9000, host: '0.0.0.0', workers: 0, bodyLimit: 1048576, maxBatchItems: 1000 })
-    expect(loaded.config.models['m']).toEqual({ module: './m.ts', versions: 'latest', aliases: {}, options: {}, selfTest: 'block', compatibility: 'block' })
+    expect(loaded.config.models['m']).toEqual({ module: './m.ts', versions: 'latest', aliases: {}, options: {}, selfTest: 'block', compatibility: 'block', timeoutMs: 1000, concurrency: { max: 64, queue: 256 }, shadow: [] })
   })
 
   it('names the file and the bad field when validation fails', async () => {

@@ -1,0 +1,230 @@
+import type { Counter } from 'prom-client'
+import type { Logger } from './logger.js'
+import type { Metrics } from './metrics.js'
+import type { PredictionEvent, PredictionListener } from './prediction-event.js'
+import { createSink, type SinkConfig } from './sinks/create-sink.js'
+import type { PredictionSink } from './sinks/sink.js'
+
+export interface PredictionLogOptions {
+  sink: PredictionSink
+  /** The sink's label in `servekit_prediction_log_events_total`. */
+  sinkName: string
+  /** Share of predictions logged, 0 to 1. */
+  sampleRate: number
+  /** Per model id, overriding `sampleRate`. */
+  sampleRates?: Readonly<Record<string, number>>
+  /** Most events held (queued plus being written); more are dropped and counted. */
+  bufferSize: number
+  /** Most events per `sink.write`; a full batch is written at once, without waiting for the interval. */
+  maxBatch: number
+  /** Longest an event waits before its (partial) batch is written. */
+  flushIntervalMs: number
+  /** Attempts after the first before a batch counts as failed. */
+  retries: number
+  /** Wait before the first retry; doubles on each. */
+  retryDelayMs?: number
+  metrics?: Metrics | undefined
+  logger?: Logger | undefined
+  /** For tests: the sampling draw. */
+  random?: () => number
+}
+
+/** Where every event went; `buffered` are still held. */
+export interface PredictionLogStats {
+  buffered: number
+  written: number
+  failed: number
+  dropped: number
+}
+
+/**
+ * Prediction events sampled, buffered and handed to a sink in batches, off the request path.
+ * `record` only pushes onto a bounded array: when it is full the event is dropped and counted, so a
+ * slow or dead sink never slows, blocks or fails a request. One batch is written at a time; a batch
+ * that fails is retried a few times, then counted as failed (never re-queued, so memory stays
+ * bounded). `close` writes everything held, including events recorded while it runs, then closes
+ * the sink.
+ */
+export class PredictionLog implements PredictionListener {
+  private queue: PredictionEvent[] = []
+  private inFlight = 0
+  private flushing: Promise<void> | undefined
+  private flushScheduled = false
+  private draining = false
+  private closed = false
+  private closing: Promise<void> | undefined
+  /** Set when a batch failed during close: the rest are counted failed rather than retried. */
+  private givenUp = false
+  private readonly counts = { written: 0, failed: 0, dropped: 0 }
+  private readonly timer: NodeJS.Timeout
+  private readonly rates: ReadonlyMap<string, number>
+  private readonly random: () => number
+  private readonly counters: { written: Counter.Internal; failed: Counter.Internal; dropped: Counter } | undefined
+  private readonly warnFailure: (fields: object, msg: string) => void
+  private readonly warnDrop: (fields: object, msg: string) => void
+
+  constructor(private readonly options: PredictionLogOptions) {
+    this.rates = new Map(Object.entries(options.sampleRates ?? {}))
+    this.random = options.random ?? Math.random
+    const m = options.metrics
+    if (m) {
+      const sink = options.sinkName
+      // inc(0) makes the series exist from the start, so a rate() or an alert sees a zero, not nothing.
+      const written = m.predictionLogEvents.labels({ sink, outcome: 'written' })
+      const failed = m.predictionLogEvents.labels({ sink, outcome: 'failed' })
+      written.inc(0)
+      failed.inc(0)
+      this.counters = { written, failed, dropped: m.predictionLogDropped }
+    }
+    this.warnFailure = rateLimited(options.logger, 10_000)
+    this.warnDrop = rateLimited(options.logger, 60_000)
+    this.timer = setInterval(() => void this.flush(), options.flushIntervalMs)
+    this.timer.unref()
+  }
+
+  wants(modelId: string): boolean {
+    const rate = this.rates.get(modelId) ?? this.options.sampleRate
+    return rate >= 1 || (rate > 0 && this.random() < rate)
+  }
+
+  record(event: PredictionEvent): void {
+    if (this.closed || this.queue.length + this.inFlight >= this.options.bufferSize) {
+      this.counts.dropped++
+      this.counters?.dropped.inc()
+      this.warnDrop({ sink: this.options.sinkName, buffer_size: this.options.bufferSize, dropped_total: this.counts.dropped }, this.closed ? 'prediction log: event after close; dropped' : 'prediction log: buffer full; dropping events')
+      return
+    }
+    this.queue.push(event)
+    // A full batch goes out at once, but on a later turn: the sink's work stays off this request.
+    if (this.queue.length >= this.options.maxBatch && !this.flushScheduled && this.flushing === undefined) {
+      this.flushScheduled = true
+      setImmediate(() => {
+        this.flushScheduled = false
+        void this.flush()
+      })
+    }
+  }
+
+  stats(): PredictionLogStats {
+    return { buffered: this.queue.length + this.inFlight, ...this.counts }
+  }
+
+  /** Writes what is queued now (one write at a time: joins a flush in progress). */
+  flush(): Promise<void> {
+    if (this.flushing === undefined && this.queue.length > 0) {
+      this.flushing = this.drain().finally(() => {
+        this.flushing = undefined
+      })
+    }
+    return this.flushing ?? Promise.resolve()
+  }
+
+  close(): Promise<void> {
+    this.closing ??= this.shutdown()
+    return this.closing
+  }
+
+  private async shutdown(): Promise<void> {
+    this.draining = true
+    clearInterval(this.timer)
+    // Events may still arrive while the last batches are written (shadows finishing): take them too.
+    while (this.flushing !== undefined || this.queue.length > 0) await this.flush()
+    this.closed = true
+    try {
+      await this.options.sink.close()
+    } catch (err) {
+      this.options.logger?.warn({ err, sink: this.options.sinkName }, 'prediction log: closing the sink failed')
+    }
+  }
+
+  /** Batches until the queue is empty, or, outside shutdown, until less than a full batch is left (the timer takes it). */
+  private async drain(): Promise<void> {
+    const { maxBatch } = this.options
+    do {
+      let batch: PredictionEvent[]
+      if (this.queue.length <= maxBatch) {
+        batch = this.queue
+        this.queue = []
+      } else {
+        batch = this.queue.splice(0, maxBatch)
+      }
+      this.inFlight = batch.length
+      try {
+        await this.deliver(batch)
+      } finally {
+        this.inFlight = 0
+      }
+    } while (this.queue.length >= maxBatch || (this.draining && this.queue.length > 0))
+  }
+
+  private async deliver(batch: readonly PredictionEvent[]): Promise<void> {
+    const { retries, retryDelayMs = 100, sinkName } = this.options
+    for (let attempt = 0; ; attempt++) {
+      try {
+        if (this.givenUp) throw new Error('an earlier batch failed during shutdown')
+        await this.options.sink.write(batch)
+        this.counts.written += batch.length
+        this.counters?.written.inc(batch.length)
+        return
+      } catch (err) {
+        if (attempt >= retries || this.givenUp) {
+          this.counts.failed += batch.length
+          this.counters?.failed.inc(batch.length)
+          // At shutdown time is short: one batch that failed every attempt means the sink is down.
+          if (this.draining) this.givenUp = true
+          this.warnFailure({ err, sink: sinkName, events: batch.length, attempts: attempt + 1, failed_total: this.counts.failed }, 'prediction log: sink write failed; events lost')
+          return
+        }
+        await new Promise((r) => setTimeout(r, retryDelayMs * 2 ** attempt))
+      }
+    }
+  }
+}
+
+/** `predictionLog` of the config, defaults filled in (config/schema.ts). */
+export interface PredictionLogConfig {
+  enabled: boolean
+  sink: SinkConfig
+  sampleRate: number
+  models: Readonly<Record<string, { sampleRate: number }>>
+  bufferSize: number
+  maxBatch: number
+  flushIntervalMs: number
+  retries: number
+}
+
+/** The prediction log a config asks for, or undefined when `enabled` is false. */
+export function createPredictionLog(config: PredictionLogConfig, ctx: { baseDir: string; logger: Logger; metrics?: Metrics | undefined }): PredictionLog | undefined {
+  if (!config.enabled) return undefined
+  const warnConnection = rateLimited(ctx.logger, 30_000)
+  const { sink, name } = createSink(config.sink, { baseDir: ctx.baseDir, onError: (err) => warnConnection({ err, sink: config.sink.type }, 'prediction log: sink connection error') })
+  return new PredictionLog({
+    sink,
+    sinkName: name,
+    sampleRate: config.sampleRate,
+    sampleRates: Object.fromEntries(Object.entries(config.models).map(([id, m]) => [id, m.sampleRate])),
+    bufferSize: config.bufferSize,
+    maxBatch: config.maxBatch,
+    flushIntervalMs: config.flushIntervalMs,
+    retries: config.retries,
+    metrics: ctx.metrics,
+    logger: ctx.logger,
+  })
+}
+
+/** A warn logger that says something at most once per `ms`, with how many it kept quiet about. */
+function rateLimited(logger: Logger | undefined, ms: number): (fields: object, msg: string) => void {
+  let last = -Infinity
+  let suppressed = 0
+  return (fields, msg) => {
+    if (logger === undefined) return
+    const now = Date.now()
+    if (now - last < ms) {
+      suppressed++
+      return
+    }
+    logger.warn({ ...fields, suppressed }, msg)
+    last = now
+    suppressed = 0
+  }
+}

@@ -1,0 +1,91 @@
+import type { Predict, PredictBatch, PredictRequest, PredictResult } from '../model/predictor.js'
+import type { Logger } from '../observe/logger.js'
+import type { PredictionEvent, PredictionListener, ShadowRecord } from '../observe/prediction-event.js'
+
+/**
+ * Hands prediction events to the listeners (prediction log, drift monitoring). An event is built
+ * only when some listener wants the model; a listener that throws is logged and skipped, never
+ * allowed to fail the request. `listeners` is read live, so listeners added after start count.
+ */
+export class Recorder {
+  private warned = false
+
+  constructor(
+    readonly listeners: readonly PredictionListener[],
+    private readonly logger: Logger,
+  ) {}
+
+  /** Whether some listener wants events of this model. */
+  wants(modelId: string): boolean {
+    for (const l of this.listeners) if (l.wants(modelId)) return true
+    return false
+  }
+
+  record(event: PredictionEvent): void {
+    for (const l of this.listeners) {
+      try {
+        if (l.wants(event.model_id)) l.record(event)
+      } catch (err) {
+        // Once per process: a broken listener would otherwise log on every request.
+        if (!this.warned) this.logger.error({ err }, 'a prediction listener threw; events to it may be lost')
+        this.warned = true
+      }
+    }
+  }
+}
+
+/** When a request entered the data plane: wall clock for `ts`, monotonic for `latency_ms`. */
+export interface Started {
+  readonly at: number
+  readonly t0: number
+}
+
+export const started = (): Started => ({ at: Date.now(), t0: performance.now() })
+
+export function predictionEvent(req: PredictRequest, res: PredictResult, start: Started, latencyMs: number, shadows: readonly ShadowRecord[]): PredictionEvent {
+  return {
+    ts: new Date(start.at).toISOString(),
+    request_id: req.requestId,
+    model_id: res.modelId,
+    model_version: res.modelVersion,
+    arm: res.arm ?? null,
+    features: req.features,
+    output: res.output,
+    latency_ms: latencyMs,
+    shadows,
+  }
+}
+
+const NO_SHADOWS: readonly ShadowRecord[] = Object.freeze([])
+
+/** One event per prediction, after it resolved. Costs one length check when nobody listens. */
+export function withEvents(recorder: Recorder) {
+  return (inner: Predict): Predict =>
+    (req, signal) => {
+      if (recorder.listeners.length === 0) return inner(req, signal)
+      const start = started()
+      return inner(req, signal).then((res) => {
+        if (recorder.wants(res.modelId)) recorder.record(predictionEvent(req, res, start, performance.now() - start.t0, NO_SHADOWS))
+        return res
+      })
+    }
+}
+
+/** The batch endpoint: one event per instance that got an output, all with the request's id. */
+export function withBatchEvents(recorder: Recorder) {
+  return (inner: PredictBatch): PredictBatch =>
+    (req, signal) => {
+      if (recorder.listeners.length === 0) return inner(req, signal)
+      const start = started()
+      return inner(req, signal).then((res) => {
+        if (!recorder.wants(res.modelId)) return res
+        const latency = performance.now() - start.t0
+        const ts = new Date(start.at).toISOString()
+        res.results.forEach((r, i) => {
+          if (!('output' in r)) return
+          recorder.record({ ts, request_id: req.requestId, model_id: res.modelId, model_version: res.modelVersion, arm: res.arm ?? null, features: req.instances[i], output: r.output, latency_ms: latency, shadows: NO_SHADOWS })
+        })
+        return res
+      })
+    }
+}

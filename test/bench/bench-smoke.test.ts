@@ -1,0 +1,64 @@
+import { spawn, spawnSync } from 'node:child_process'
+import { once } from 'node:events'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, describe, expect, it } from 'vitest'
+import { ROOT } from '../helpers/start-service.js'
+
+// The bench harness in its smoke mode (bare node:http and servekit, `sum`, one second per run):
+// proves `npm run bench` works end to end. Not a performance test: no figure is checked.
+const hasWrk = spawnSync('wrk', ['--version'], { stdio: 'ignore' }).error === undefined
+const dir = mkdtempSync(join(tmpdir(), 'servekit-bench-'))
+afterAll(() => rmSync(dir, { recursive: true, force: true }))
+
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch {
+    return false
+  }
+}
+
+describe.skipIf(!hasWrk)('npm run bench -- --quick (needs wrk)', () => {
+  it('prints the table, writes the results JSON and leaves no process behind', async () => {
+    const out = join(dir, 'latest.json')
+    const proc = spawn(process.execPath, ['bench/run.mjs', '--quick', '--no-install', '--out', out], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    proc.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
+    proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+    const timer = setTimeout(() => proc.kill('SIGTERM'), 50_000)
+    const [code] = (await once(proc, 'exit')) as [number | null]
+    clearTimeout(timer)
+    expect(code, `stdout:\n${stdout}\nstderr:\n${stderr}`).toBe(0)
+
+    expect(stdout).toMatch(/model\s+server\s+scenario\s+req\/s/)
+    expect(stdout).toMatch(/sum\s+bare\s+saturation c=32/)
+    expect(stdout).toMatch(/sum\s+servekit\s+saturation c=32/)
+    expect(stdout).toContain('RSS per worker after warm-up')
+
+    const report = JSON.parse(readFileSync(out, 'utf8'))
+    expect(report.settings.servers).toEqual(['bare', 'servekit'])
+    const rows = report.results.map((r: any) => `${r.server} ${r.scenario}`)
+    expect(rows).toEqual(['bare saturation', 'servekit saturation', 'bare fixed_rate', 'servekit fixed_rate'])
+    for (const r of report.results) {
+      expect(r.requests).toBeGreaterThan(0)
+      expect(r.latency_ms.p99).toEqual(expect.any(Number))
+      // Counted, not required to be zero: on a busy machine a one-second run can time out.
+      expect(r.errors).toEqual({ non2xx: expect.any(Number), socket: expect.any(Number), timeout: expect.any(Number) })
+    }
+    const servekit = report.results.find((r: any) => r.server === 'servekit' && r.scenario === 'saturation')
+    expect(servekit.ratio_to_bare.rps).toEqual(expect.any(Number))
+    expect(report.memory.servekit.workers_mb).toHaveLength(2)
+
+    // Every server it started is gone.
+    const pids = [...stdout.matchAll(/listening on \S+ \(pid (\d+)\)/g)].map((m) => Number(m[1]))
+    expect(pids).toHaveLength(2)
+    for (const pid of pids) {
+      expect(alive(pid)).toBe(false)
+      expect(alive(-pid)).toBe(false) // its process group: the workers
+    }
+  }, 60_000)
+})
