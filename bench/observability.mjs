@@ -35,11 +35,12 @@ const { values: flags } = parseArgs({
     out: { type: 'string', default: join(BENCH, 'results/observability.json') },
     breakdown: { type: 'boolean', default: false },
     pin: { type: 'boolean', default: false },
+    variants: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 })
 if (flags.help) {
-  console.log(`usage: npm run bench:observability -- [--workers 2] [--duration 8] [--rounds 3] [--connections 32] [--threads 2] [--models sum,tabular] [--breakdown] [--pin] [--quick] [--out FILE]`)
+  console.log(`usage: npm run bench:observability -- [--workers 2] [--duration 8] [--rounds 3] [--connections 32] [--threads 2] [--models sum,tabular] [--breakdown | --variants off,on,...] [--pin] [--quick] [--out FILE]`)
   process.exit(0)
 }
 const settings = {
@@ -79,12 +80,6 @@ const cleanup = () => {
 }
 process.on('exit', cleanup)
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130))
-// Bounded whatever happens: the plan plus a margin.
-const plannedS = settings.models.length * (flags.breakdown ? 5 : 2) * (settings.warmup_s + settings.rounds * (settings.duration_s + 1)) + 30
-setTimeout(() => {
-  console.error(`bench: still running after ${plannedS + 60} s; stopping`)
-  process.exit(3)
-}, (plannedS + 60) * 1000).unref()
 
 const base = {
   store: join(SERVICE, 'models'),
@@ -100,8 +95,17 @@ const variants = {
   metrics_only: { ...base, ...OFF, metrics: ON.metrics },
   logs_only: { ...base, ...OFF, logging: ON.logging },
   prediction_log_only: { ...base, ...OFF, predictionLog: { ...ON.predictionLog, sink: { type: 'jsonl', dir: join(tmp, 'prediction-logs-only') } } },
+  on_without_prediction_log: { ...base, ...ON, predictionLog: OFF.predictionLog },
 }
-const names = flags.breakdown ? Object.keys(variants) : ['off', 'on']
+const names = flags.variants ? flags.variants.split(',') : flags.breakdown ? Object.keys(variants) : ['off', 'on']
+for (const n of names) if (!(n in variants)) throw new Error(`unknown variant ${n} (${Object.keys(variants).join(', ')})`)
+if (!names.includes('off') || !names.includes('on')) throw new Error('--variants must include off and on')
+// Bounded whatever happens: the plan plus a margin.
+const plannedS = settings.models.length * names.length * (settings.warmup_s + settings.rounds * (settings.duration_s + 1)) + 30
+setTimeout(() => {
+  console.error(`bench: still running after ${plannedS + 60} s; stopping`)
+  process.exit(3)
+}, (plannedS + 60) * 1000).unref()
 
 async function startServer(name) {
   const config = join(tmp, `${name}.config.mjs`)

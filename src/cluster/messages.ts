@@ -9,6 +9,8 @@ export type WorkerMessage =
   | { type: 'servekit:changed'; model_id: string }
   /** GET /metrics on a worker: the primary gathers every worker's registry and answers. */
   | { type: 'servekit:metrics-request'; id: number }
+  /** A worker's own metrics, answering the primary's `servekit:metrics-collect`. */
+  | { type: 'servekit:metrics-report'; id: number; metrics: unknown[] }
   /** GET /models/:id/monitoring on a worker: the primary collects every worker's state, merges it and answers. */
   | { type: 'servekit:monitoring-request'; id: number; query: SnapshotQuery }
   /** A worker's answer to `servekit:monitoring-collect`. */
@@ -23,6 +25,7 @@ export type PrimaryMessage =
   | { type: 'servekit:shutdown'; reason?: 'memory' | 'rolling' }
   | { type: 'servekit:reconcile'; model_id: string }
   | { type: 'servekit:metrics-response'; id: number; text: string; contentType: string; error?: string }
+  | { type: 'servekit:metrics-collect'; id: number }
   /** The primary asks each listening worker for its monitoring state. */
   | MonitoringCollect
   | { type: 'servekit:monitoring-response'; id: number; gathered: GatheredSnapshots }

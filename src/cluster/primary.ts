@@ -1,7 +1,7 @@
 import cluster, { type Worker } from 'node:cluster'
 import { Counter, Registry } from 'prom-client'
 import type { Logger } from '../observe/logger.js'
-import { createClusterAggregator } from '../observe/metrics.js'
+import { createMetricsCollector } from './metrics-collector.js'
 import { createMonitoringCollector, startClusterDrift } from '../observe/monitoring/cluster.js'
 import type { DriftWatch } from '../observe/monitoring/drift-watch.js'
 import { isWorkerMessage, type PrimaryMessage } from './messages.js'
@@ -44,7 +44,10 @@ export function runPrimary(options: PrimaryOptions): void {
   let shuttingDown = false
   let restartDelay = MIN_RESTART_MS
   let shutdownFailed = false
-  const aggregator = createClusterAggregator()
+  const aggregator = createMetricsCollector({
+    logger,
+    workers: () => Object.values(cluster.workers ?? {}).filter((w): w is Worker => w !== undefined && listening.has(w.id) && w.isConnected()),
+  })
   // The primary serves no HTTP: its own metrics are appended to the workers' sum on each scrape.
   const registry = new Registry()
   const restarts = new Counter({
@@ -112,6 +115,10 @@ export function runPrimary(options: PrimaryOptions): void {
         void monitoring.collect(m.query).then((gathered) => {
           if (worker.isConnected()) worker.send({ type: 'servekit:monitoring-response', id: m.id, gathered } satisfies PrimaryMessage)
         })
+        return
+      }
+      if (m.type === 'servekit:metrics-report') {
+        aggregator.report(worker, m.id, m.metrics as never)
         return
       }
       if (m.type === 'servekit:metrics-request') {

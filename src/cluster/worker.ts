@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net'
 import type { LoadedConfig } from '../config/load-config.js'
 import type { Logger } from '../observe/logger.js'
 import { createService } from '../service.js'
-import { reportToPrimary, type Metrics } from '../observe/metrics.js'
+import type { Metrics } from '../observe/metrics.js'
 import { ServekitError } from '../errors.js'
 import { startTracing } from '../observe/tracing.js'
 import type { PrimaryMessage, WorkerMessage } from './messages.js'
@@ -25,7 +25,6 @@ export async function runWorker(loaded: LoadedConfig, logger: Logger): Promise<v
     scrape: scrapeThroughPrimary,
     gatherMonitoring: cluster.isWorker ? gatherThroughPrimary : undefined,
   })
-  if (service.metrics) reportToPrimary(service.metrics.registry)
 
   // Signals and the primary's messages are handled from the start: a worker told to stop while it
   // is still loading has accepted nothing, so it simply exits.
@@ -47,7 +46,9 @@ export async function runWorker(loaded: LoadedConfig, logger: Logger): Promise<v
     )
   }
   process.on('message', (m: PrimaryMessage) => {
-    if (m?.type === 'servekit:metrics-response') {
+    if (m?.type === 'servekit:metrics-collect') {
+      void (service.metrics?.registry.getMetricsAsJSON() ?? Promise.resolve([])).then((metrics) => send({ type: 'servekit:metrics-report', id: m.id, metrics }))
+    } else if (m?.type === 'servekit:metrics-response') {
       pendingScrapes.get(m.id)?.(m)
       pendingScrapes.delete(m.id)
     } else if (m?.type === 'servekit:monitoring-collect') {

@@ -35,24 +35,22 @@ export function createAccessLogger(options: { pretty: boolean; base?: Record<str
     const logger = pino({ level: 'info', base, transport: { target: 'pino-pretty', options: { colorize: true } } })
     return { logger, close: async () => logger.flush() }
   }
-  const destination = pino.destination({ fd: 1, sync: false, minLength: 8192 })
+  // Writes stay under PIPE_BUF (4096 bytes), so they are atomic on a pipe: lines from several worker
+  // processes (and this process's synchronous logger) never tear. periodicFlush bounds how long a
+  // line waits in the buffer when traffic is light.
+  const destination = pino.destination({ fd: 1, sync: false, minLength: 3072, maxWrite: 4096, periodicFlush: options.flushMs ?? 500 })
   const logger = pino({ level: 'info', base, timestamp: pino.stdTimeFunctions.isoTime }, destination)
-  const timer = setInterval(() => destination.flush(), options.flushMs ?? 500)
-  timer.unref()
   return {
     logger,
+    // end() writes what is buffered, then fsyncs; for fd 1 it does not close stdout.
     close: () =>
-      new Promise((resolve) => {
-        clearInterval(timer)
-        destination.flush()
-        destination.once('drain', () => resolve())
-        // flushSync throws while a write is in flight; the async flush above covers that case.
-        try {
-          destination.flushSync()
+      new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, 5_000)
+        destination.once('close', () => {
+          clearTimeout(timer)
           resolve()
-        } catch {
-          setTimeout(resolve, 100).unref()
-        }
+        })
+        destination.end()
       }),
   }
 }

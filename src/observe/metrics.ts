@@ -1,4 +1,4 @@
-import { AggregatorRegistry, Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 
 /** 0.1 ms to 10 s: model latency spans four orders of magnitude. */
 export const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
@@ -107,17 +107,4 @@ export class Metrics {
     for (const g of [this.selfTestStatus, this.selfTestMaxError]) g.remove({ model, version })
     for (const outcome of ['passed', 'failed']) this.selfTestCases.remove({ model, version, outcome })
   }
-}
-
-/** Metrics of the whole cluster, gathered by the primary from every worker. */
-export function createClusterAggregator(): { metrics(): Promise<string>; contentType: string } {
-  const aggregator = new AggregatorRegistry()
-  return { metrics: () => aggregator.clusterMetrics(), contentType: aggregator.contentType }
-}
-
-/** In a worker: answer the primary's aggregation requests with this registry. */
-export function reportToPrimary(registry: Registry): void {
-  // Constructing one installs prom-client's worker-side message listener.
-  new AggregatorRegistry()
-  AggregatorRegistry.setRegistries([registry])
 }

@@ -76,14 +76,16 @@ describe('faults that take a worker down', () => {
     expect((await crash).status).toBeUndefined()
     const outcomes = await Promise.all(inflight)
     tags.forEach((tag, i) => {
-      // Requests on the crashed worker die with it; every other one is answered.
-      if (placed.get(tag) === dead) expect(outcomes[i]!.status).toBeUndefined()
+      // Requests on the other worker are all answered. Those on the crashed worker die with it
+      // (or finished before the crash, on a machine slow enough to delay it): never an error answer.
+      if (placed.get(tag) === dead) expect([undefined, 200]).toContain(outcomes[i]!.status)
       else expect(outcomes[i]!.status).toBe(200)
     })
     await newWorker(svc, known)
     await allOk(svc)
     const survivors = tags.filter((t) => placed.get(t) !== dead).length
-    rows.push({ fault, answer: 'connection closed', inflight_on_other_worker: survivors, answered_200: survivors, replaced: true })
+    const onDead = tags.filter((t) => placed.get(t) === dead)
+    rows.push({ fault, answer: 'connection closed', inflight_on_other_worker: survivors, answered_200: survivors, inflight_on_crashed_worker: onDead.length, lost_with_it: onDead.filter((t) => outcomes[tags.indexOf(t)]!.status === undefined).length, replaced: true })
   })
 
   it('counts the crashes', async () => {

@@ -91,11 +91,12 @@ export function adminRoutes(app: FastifyInstance, deps: AdminDeps): void {
     admin.post<{ Params: Params; Body: { to?: string } | undefined }>('/admin/models/:id/rollback', { schema: { body: rollbackBody } }, async (request) => {
       const { id } = request.params
       const entry = registry.get(id)
-      const current = entry?.serving?.version
+      if (entry === undefined) throw new ServekitError('model_not_found', `model "${id.slice(0, 64)}" not found (known: ${registry.ids.join(', ')})`)
+      const current = entry.serving?.version
       let target = request.body?.to
       if (target === undefined) {
         if (current === undefined) throw new ServekitError('invalid_request', `${id} serves no version; name one with {"to": "<version>"}`)
-        const older = (await registry.store.versions(id)).filter((v) => compareVersions(v, current) < 0 && !entry?.failures.has(v))
+        const older = (await registry.store.versions(id)).filter((v) => compareVersions(v, current) < 0 && !entry.failures.has(v))
         target = older.at(-1)
         if (target === undefined) throw new ServekitError('version_not_found', `${id}@${current} has no older version to roll back to`)
       }
