@@ -22,6 +22,7 @@ export type { Predict, PredictBatch, PredictRequest, PredictResult } from './mod
 export type { Manifest } from './store/manifest.js'
 export type { ModelRef, ModelStore, ServingState } from './store/model-store.js'
 export type { PredictionEvent, PredictionListener, ShadowRecord } from './observe/prediction-event.js'
+export type { PredictionSink } from './observe/sinks/sink.js'
 export { ServekitError, errorCodes, isServekitError } from './errors.js'
 export type { ErrorCode } from './errors.js'
 export { createLogger } from './observe/logger.js'

@@ -15,22 +15,38 @@ export class Recorder {
     private readonly logger: Logger,
   ) {}
 
-  /** Whether some listener wants events of this model. */
-  wants(modelId: string): boolean {
-    for (const l of this.listeners) if (l.wants(modelId)) return true
-    return false
-  }
-
-  record(event: PredictionEvent): void {
+  /**
+   * The listeners that take this prediction, or undefined when none does. Each listener is asked
+   * exactly once per prediction, because `wants` may be a sampling draw: asking twice would square
+   * the sample rate.
+   */
+  select(modelId: string): PredictionListener[] | undefined {
+    let picked: PredictionListener[] | undefined
     for (const l of this.listeners) {
       try {
-        if (l.wants(event.model_id)) l.record(event)
+        if (l.wants(modelId)) (picked ??= []).push(l)
       } catch (err) {
-        // Once per process: a broken listener would otherwise log on every request.
-        if (!this.warned) this.logger.error({ err }, 'a prediction listener threw; events to it may be lost')
-        this.warned = true
+        this.warnOnce(err)
       }
     }
+    return picked
+  }
+
+  /** Gives the event to the listeners `select` picked for it. */
+  record(event: PredictionEvent, picked: readonly PredictionListener[]): void {
+    for (const l of picked) {
+      try {
+        l.record(event)
+      } catch (err) {
+        this.warnOnce(err)
+      }
+    }
+  }
+
+  private warnOnce(err: unknown): void {
+    // Once per process: a broken listener would otherwise log on every request.
+    if (!this.warned) this.logger.error({ err }, 'a prediction listener threw; events to it may be lost')
+    this.warned = true
   }
 }
 
@@ -65,7 +81,8 @@ export function withEvents(recorder: Recorder) {
       if (recorder.listeners.length === 0) return inner(req, signal)
       const start = started()
       return inner(req, signal).then((res) => {
-        if (recorder.wants(res.modelId)) recorder.record(predictionEvent(req, res, start, performance.now() - start.t0, NO_SHADOWS))
+        const picked = recorder.select(res.modelId)
+        if (picked) recorder.record(predictionEvent(req, res, start, performance.now() - start.t0, NO_SHADOWS), picked)
         return res
       })
     }
@@ -78,12 +95,13 @@ export function withBatchEvents(recorder: Recorder) {
       if (recorder.listeners.length === 0) return inner(req, signal)
       const start = started()
       return inner(req, signal).then((res) => {
-        if (!recorder.wants(res.modelId)) return res
+        const picked = recorder.select(res.modelId)
+        if (!picked) return res
         const latency = performance.now() - start.t0
         const ts = new Date(start.at).toISOString()
         res.results.forEach((r, i) => {
           if (!('output' in r)) return
-          recorder.record({ ts, request_id: req.requestId, model_id: res.modelId, model_version: res.modelVersion, arm: res.arm ?? null, features: req.instances[i], output: r.output, latency_ms: latency, shadows: NO_SHADOWS })
+          recorder.record({ ts, request_id: req.requestId, model_id: res.modelId, model_version: res.modelVersion, arm: res.arm ?? null, features: req.instances[i], output: r.output, latency_ms: latency, shadows: NO_SHADOWS }, picked)
         })
         return res
       })

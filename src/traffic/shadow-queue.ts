@@ -3,7 +3,7 @@ import { compareOutputs } from '../model/compare.js'
 import type { Tolerance } from '../model/interface.js'
 import type { Predict, PredictRequest, PredictResult } from '../model/predictor.js'
 import type { Logger } from '../observe/logger.js'
-import type { ShadowRecord } from '../observe/prediction-event.js'
+import type { PredictionListener, ShadowRecord } from '../observe/prediction-event.js'
 import { predictionEvent, type Recorder, type Started } from './record.js'
 import { RequestSignal } from './request-signal.js'
 
@@ -31,7 +31,8 @@ export interface ShadowJob {
   readonly latencyMs: number
   readonly targets: readonly ShadowTarget[]
   /** Whether to record the prediction event (with its shadows) when they finished. */
-  readonly wants: boolean
+  /** The listeners picked (once) for the primary's event; undefined when none takes it. */
+  readonly listeners: readonly PredictionListener[] | undefined
 }
 
 export interface ShadowHooks {
@@ -116,7 +117,7 @@ export class ShadowQueue {
     const runs = job.targets.map((t) => this.runTarget(t, job))
     const shadows = await Promise.all(runs.map((r) => r.record))
     // Primary and shadows recorded together, once every shadow answered or timed out.
-    if (job.wants) this.options.recorder.record(predictionEvent(job.req, job.result, job.start, job.latencyMs, shadows))
+    if (job.listeners) this.options.recorder.record(predictionEvent(job.req, job.result, job.start, job.latencyMs, shadows), job.listeners)
     await Promise.all(runs.map((r) => r.settled))
   }
 

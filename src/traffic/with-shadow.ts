@@ -23,9 +23,9 @@ export function withShadow(modelId: string, targets: readonly ShadowTarget[], qu
           if (t.model === result.modelId && t.version === result.modelVersion) continue
           if (Math.random() < t.sampleRate) (picked ??= []).push(t)
         }
-        const wants = recorder.listeners.length > 0 && recorder.wants(result.modelId)
-        if (picked === undefined || !queue.push({ modelId, req, result, start, latencyMs, targets: picked, wants })) {
-          if (wants) recorder.record(predictionEvent(req, result, start, latencyMs, []))
+        const listeners = recorder.listeners.length > 0 ? recorder.select(result.modelId) : undefined
+        if (picked === undefined || !queue.push({ modelId, req, result, start, latencyMs, targets: picked, listeners })) {
+          if (listeners) recorder.record(predictionEvent(req, result, start, latencyMs, []), listeners)
         }
         return result
       })

@@ -14,7 +14,7 @@ function setup(capacity: number, concurrency: number, predict: ShadowTarget['pre
   const queue = new ShadowQueue({ capacity, concurrency, recorder, logger, hooks: { shadowDropped: () => counts.dropped++, shadowed: (_m, _t, _s, o) => counts.outcomes.push(o) } })
   const target: ShadowTarget = { label: 'm@2', model: 'm', version: '2', sampleRate: 1, tolerance: { absolute: 0.01 }, timeoutMs, predict }
   const result: PredictResult = { output: { score: 0.5 }, modelId: 'm', modelVersion: '1' }
-  const job = (i: number): ShadowJob => ({ modelId: 'm', req: { modelId: 'm', features: { i }, requestId: `r${i}` }, result, start: started(), latencyMs: 1, targets: [target], wants: true })
+  const job = (i: number): ShadowJob => ({ modelId: 'm', req: { modelId: 'm', features: { i }, requestId: `r${i}` }, result, start: started(), latencyMs: 1, targets: [target], listeners: recorder.listeners })
   return { events, counts, queue, job }
 }
 
