@@ -4,6 +4,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { freePort } from './free-port.js'
 
 export interface RedisServer {
   readonly url: string
@@ -48,16 +49,6 @@ export async function startRedisServer(): Promise<RedisServer> {
   throw lastError
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo
-      server.close(() => resolve(port))
-    })
-  })
-}
 
 /** PING until PONG (the server is accepting commands), failing if the process exits or 10 s pass. */
 async function waitForPing(port: number, proc: ChildProcess): Promise<void> {
