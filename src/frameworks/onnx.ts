@@ -119,9 +119,8 @@ async function run(model: LoadedOnnx, examples: readonly Example[]): Promise<Onn
   for (const spec of signature.inputs) {
     const values = examples.map((e) => e.get(spec.name) as ExampleValue)
     const shape = (values[0] as ExampleValue).shape
-    const data = values.length === 1 ? (values[0] as ExampleValue).data : values.flatMap((v) => v.data)
     const dims = spec.batch === 'dynamic' || spec.batch === 'fixed' ? [n, ...shape] : shape
-    feeds[spec.name] = new ort.Tensor(spec.type, typedData(spec.type, data), dims)
+    feeds[spec.name] = new ort.Tensor(spec.type, typedData(spec.type, values.map((v) => v.data)), dims)
   }
   let results: InferenceSession.ReturnType
   try {

@@ -100,8 +100,14 @@ describe('the memory ceiling', () => {
   beforeAll(async () => {
     logDir = await mkdtemp(join(tmpdir(), 'servekit-memory-log-'))
     // Far above a worker's ~110 MiB at rest, so only the leak reaches it. Writing 32 MiB takes this
-    // machine up to ~150 ms, so the watchdog is back at its default 5 s here.
-    svc = await startService({ config: CONFIG, workers: 2, env: { SERVEKIT_TEST_MAX_RSS_MB: String(MAX_RSS_MB), SERVEKIT_TEST_WATCHDOG_MS: '5000', SERVEKIT_TEST_LOG_DIR: logDir } })
+    // machine up to ~150 ms (more when it is shared), so the watchdog is back at its default 5 s
+    // here, and the request timeout at its default 10 s: the fixture's 2 s (for the slow-client
+    // tests) could cut off a background request whose body waits behind a long leak write.
+    svc = await startService({
+      config: CONFIG,
+      workers: 2,
+      env: { SERVEKIT_TEST_MAX_RSS_MB: String(MAX_RSS_MB), SERVEKIT_TEST_WATCHDOG_MS: '5000', SERVEKIT_TEST_REQUEST_TIMEOUT_MS: '10000', SERVEKIT_TEST_LOG_DIR: logDir },
+    })
   })
   afterAll(async () => {
     await svc.stop()

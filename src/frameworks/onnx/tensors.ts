@@ -167,33 +167,37 @@ function describe(value: unknown): string {
   return `${typeof value} ${String(value)}`
 }
 
-/** The typed array onnxruntime wants for `type`, filled from converted elements. */
-export function typedData(type: ElementType, data: readonly Element[]): Tensor.DataType {
-  switch (type) {
-    case 'float32':
-      return Float32Array.from(data as number[])
-    case 'float64':
-      return Float64Array.from(data as number[])
-    case 'int8':
-      return Int8Array.from(data as number[])
-    case 'uint8':
-    case 'bool':
-      return Uint8Array.from(data as number[])
-    case 'int16':
-      return Int16Array.from(data as number[])
-    case 'uint16':
-      return Uint16Array.from(data as number[])
-    case 'int32':
-      return Int32Array.from(data as number[])
-    case 'uint32':
-      return Uint32Array.from(data as number[])
-    case 'int64':
-      return BigInt64Array.from(data as bigint[])
-    case 'uint64':
-      return BigUint64Array.from(data as bigint[])
-    case 'string':
-      return data.slice() as string[]
+/** Typed-array constructors by element type (strings stay a plain array). */
+const typedArrays = {
+  float32: Float32Array,
+  float64: Float64Array,
+  int8: Int8Array,
+  uint8: Uint8Array,
+  bool: Uint8Array,
+  int16: Int16Array,
+  uint16: Uint16Array,
+  int32: Int32Array,
+  uint32: Uint32Array,
+  int64: BigInt64Array,
+  uint64: BigUint64Array,
+} as const
+
+/**
+ * The typed array onnxruntime wants for `type`, filled from the converted elements of one or more
+ * examples, stacked in order. One allocation and `set` per example: stacking 64 examples with
+ * `flatMap` first cost ~50x more than the copy itself.
+ */
+export function typedData(type: ElementType, parts: readonly (readonly Element[])[]): Tensor.DataType {
+  if (type === 'string') return parts.flat() as string[]
+  let total = 0
+  for (const p of parts) total += p.length
+  const out = new typedArrays[type](total)
+  let offset = 0
+  for (const p of parts) {
+    ;(out as { set(a: ArrayLike<number | bigint>, o: number): void }).set(p as ArrayLike<number | bigint>, offset)
+    offset += p.length
   }
+  return out as Tensor.DataType
 }
 
 /** An output value as plain JSON: 64-bit ints become numbers (inexact beyond 2^53), bools booleans. */

@@ -63,10 +63,14 @@ describe('readExample', () => {
 
 describe('typedData and outputRow', () => {
   it('builds the array onnxruntime expects per type', () => {
-    expect(typedData('bool', [1, 0])).toEqual(Uint8Array.from([1, 0]))
-    expect(typedData('int64', [1n])).toEqual(BigInt64Array.from([1n]))
-    expect(typedData('string', ['a'])).toEqual(['a'])
-    expect(typedData('float64', [0.1])).toEqual(Float64Array.from([0.1]))
+    expect(typedData('bool', [[1, 0]])).toEqual(Uint8Array.from([1, 0]))
+    expect(typedData('int64', [[1n]])).toEqual(BigInt64Array.from([1n]))
+    expect(typedData('string', [['a']])).toEqual(['a'])
+    expect(typedData('float64', [[0.1]])).toEqual(Float64Array.from([0.1]))
+    // Several examples stack in order into one array.
+    expect(typedData('float32', [[1, 2], [3, 4], [5, 6]])).toEqual(Float32Array.from([1, 2, 3, 4, 5, 6]))
+    expect(typedData('int64', [[1n], [2n]])).toEqual(BigInt64Array.from([1n, 2n]))
+    expect(typedData('string', [['a'], ['b', 'c']])).toEqual(['a', 'b', 'c'])
   })
 
   it('slices rows out of a batch as nested JSON', () => {
