@@ -31,7 +31,7 @@ const USAGE = `usage: npm run bench -- [options]
   --connections N     wrk connections for saturation (default 32)
   --threads N         wrk threads (default 2)
   --rates R,R         fixed request rates, req/s (default 1000,3000)
-  --rate-duration S   each fixed-rate run, seconds (default 5)
+  --rate-duration S   each fixed-rate run, seconds (default 4)
   --warmup S          wrk warm-up per server and model before measuring, seconds (default 2)
   --slices N          split each measurement into N slices, servers alternating (default 2)
   --servers LIST      bare,servekit,flask (the default; flask is skipped when not installed), and
@@ -71,7 +71,7 @@ const quick = flags.quick
 const settings = {
   workers: posInt(flags.workers, 'workers'),
   saturation: { tool: 'wrk', threads: posInt(flags.threads, 'threads'), connections: posInt(flags.connections, 'connections'), duration_s: num(flags.duration ?? (quick ? '1' : '10'), 'duration'), timeout_s: 2 },
-  fixed_rate: { tool: 'bench/open-loop.mjs', rates: (flags.rates ?? (quick ? '1000' : '1000,3000')).split(',').map((r) => posInt(r, 'rates')), duration_s: num(flags['rate-duration'] ?? (quick ? '1' : '5'), 'rate-duration') },
+  fixed_rate: { tool: 'bench/open-loop.mjs', rates: (flags.rates ?? (quick ? '1000' : '1000,3000')).split(',').map((r) => posInt(r, 'rates')), duration_s: num(flags['rate-duration'] ?? (quick ? '1' : '4'), 'rate-duration') },
   warmup_s: num(flags.warmup ?? (quick ? '1' : '2'), 'warmup'),
   // Each measurement is cut into slices run A B C, C B A, …: background load that drifts during
   // the run then weighs on every server alike.
