@@ -92,8 +92,9 @@ describe('npm start', () => {
       const listening = await new Promise<{ port: number; workers: number }>((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error('npm start did not log a listening line')), 30_000)
         createInterface({ input: proc.stdout }).on('line', (line) => {
-          const log = JSON.parse(line) as { msg: string; port: number; workers: number }
-          if (log.msg.startsWith('servekit listening')) {
+          // Access-log lines share stdout and carry no msg.
+          const log = JSON.parse(line) as { msg?: string; port: number; workers: number }
+          if (log.msg?.startsWith('servekit listening')) {
             clearTimeout(timer)
             resolve(log)
           }
