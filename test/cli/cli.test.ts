@@ -1,24 +1,16 @@
-import { execFile, spawn } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createInterface } from 'node:readline'
-import { promisify } from 'node:util'
 import { describe, expect, it } from 'vitest'
-import { BIN, ROOT } from '../helpers/start-service.js'
+import { runCli } from '../helpers/run-cli.js'
+import { ROOT } from '../helpers/start-service.js'
 
 const QUICKSTART = join(ROOT, 'examples/quickstart/servekit.config.ts')
 
-/** Runs the real bin; resolves with exit code, stdout and stderr (never rejects). */
-async function servekit(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args], { cwd: ROOT })
-    return { code: 0, stdout, stderr }
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string }
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr }
-  }
-}
+/** The real bin, never rejecting (test/helpers/run-cli.ts). */
+const servekit = (...args: string[]) => runCli(args)
 
 describe('servekit --help', () => {
   it('lists every command with what it does', async () => {

@@ -1,8 +1,6 @@
-import { execFile } from 'node:child_process'
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { parse as parseYaml, parseAllDocuments } from 'yaml'
 import { z } from 'zod'
@@ -12,21 +10,14 @@ import type { Question } from '../../src/cli/init/prompt.js'
 import { TOKEN_PATTERN, isBinary, outputPath, renderText, tokensFor, tokensIn } from '../../src/cli/init/render.js'
 import { formatSummary, runInit } from '../../src/cli/init/run-init.js'
 import { BASE_TEMPLATE, TEMPLATES, TEMPLATES_DIR, formatTemplateList } from '../../src/cli/init/templates.js'
-import { BIN, ROOT } from '../helpers/start-service.js'
+import { runCli } from '../helpers/run-cli.js'
+import { ROOT } from '../helpers/start-service.js'
 
 const { version } = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as { version: string }
 const NOW = new Date('2026-11-28T12:00:00.000Z')
 
-/** Runs the real bin; resolves with exit code, stdout and stderr (never rejects). stdin is not a terminal. */
-async function servekit(cwd: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args], { cwd })
-    return { code: 0, stdout, stderr }
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string }
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr }
-  }
-}
+/** The real bin, never rejecting (test/helpers/run-cli.ts). */
+const servekit = (cwd: string, ...args: string[]) => runCli(args, { cwd })
 
 const optionsFor = (model: string, extra: Partial<InitOptions> = {}): InitOptions => ({
   dir: '/nowhere/fraud-scoring',

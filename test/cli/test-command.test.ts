@@ -1,21 +1,12 @@
-import { execFile } from 'node:child_process'
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { promisify } from 'node:util'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { BIN, ROOT } from '../helpers/start-service.js'
+import { runCli } from '../helpers/run-cli.js'
+import { ROOT } from '../helpers/start-service.js'
 
-/** Runs the real bin in `cwd`; resolves with exit code, stdout and stderr (never rejects). */
-async function servekit(cwd: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await promisify(execFile)(process.execPath, [BIN, ...args], { cwd })
-    return { code: 0, stdout, stderr }
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string }
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr }
-  }
-}
+/** The real bin, never rejecting (test/helpers/run-cli.ts). */
+const servekit = (cwd: string, ...args: string[]) => runCli(args, { cwd })
 
 /**
  * A small service in a temp directory: model `score` (y = w * x + bias, and a label) whose `bias`
