@@ -2,6 +2,7 @@ import { ServekitError } from '../errors.js'
 import { defineModel, type Artifact } from '../model/interface.js'
 import { loadLightGBMModel, type LightGBMModel } from './lightgbm/model.js'
 import { tabularLayout, toTabularRow, type TabularLayout } from './shared/tabular-row.js'
+import { configuredModelFile } from './shared/model-file.js'
 import { expectNumberOrNumbers, readTestDataFile } from './shared/test-data-file.js'
 
 /**
@@ -45,19 +46,9 @@ export default defineModel<unknown, LoadedLightGBM, LightGBMOutput>({
   tolerance: { absolute: 1e-12, relative: 1e-12 },
 })
 
-/** `options.file` (from the config) wins over `file` in `model.json`; both must be strings. */
+/** `options.file` or `file` in model.json, else `model.txt`. */
 function modelFile(artifact: Artifact, options: Readonly<Record<string, unknown>>): string {
-  for (const [source, value] of [
-    ['options.file', options['file']],
-    ['model.json "file"', artifact.manifest['file']],
-  ] as const) {
-    if (value === undefined) continue
-    if (typeof value !== 'string' || value === '') {
-      throw new ServekitError('model_load_failed', `${artifact.name}@${artifact.version}: ${source} must be a non-empty string`)
-    }
-    return value
-  }
-  return DEFAULT_FILE
+  return configuredModelFile(artifact, options) ?? DEFAULT_FILE
 }
 
 function rawScore(parameters: Readonly<Record<string, unknown>>): boolean {

@@ -2,6 +2,7 @@ import { access } from 'node:fs/promises'
 import { ServekitError } from '../errors.js'
 import { defineModel, type Artifact } from '../model/interface.js'
 import { tabularLayout, toTabularRow, type TabularLayout } from './shared/tabular-row.js'
+import { configuredModelFile } from './shared/model-file.js'
 import { expectNumberOrNumbers, readTestDataFile } from './shared/test-data-file.js'
 import { loadXGBoostModel, type XGBoostModel } from './xgboost/evaluator.js'
 
@@ -57,16 +58,8 @@ export default defineModel<unknown, LoadedXGBoost, XGBoostOutput>({
  * `model.ubj`.
  */
 async function modelFile(artifact: Artifact, options: Readonly<Record<string, unknown>>): Promise<string> {
-  for (const [source, value] of [
-    ['options.file', options['file']],
-    ['model.json "file"', artifact.manifest['file']],
-  ] as const) {
-    if (value === undefined) continue
-    if (typeof value !== 'string' || value === '') {
-      throw new ServekitError('model_load_failed', `${artifact.name}@${artifact.version}: ${source} must be a non-empty string`)
-    }
-    return value
-  }
+  const named = configuredModelFile(artifact, options)
+  if (named !== undefined) return named
   if (Object.hasOwn(artifact.manifest, 'learner')) return 'model.json'
   if (await exists(artifact, 'model.ubj')) return 'model.ubj'
   throw new ServekitError(
