@@ -93,6 +93,7 @@ const variants = {
   on: { ...base, ...ON },
   // --breakdown: one feature on at a time, to see which costs what.
   metrics_only: { ...base, ...OFF, metrics: ON.metrics },
+  metrics_without_process_metrics: { ...base, ...OFF, metrics: { ...ON.metrics, processMetrics: false } },
   logs_only: { ...base, ...OFF, logging: ON.logging },
   prediction_log_only: { ...base, ...OFF, predictionLog: { ...ON.predictionLog, sink: { type: 'jsonl', dir: join(tmp, 'prediction-logs-only') } } },
   on_without_prediction_log: { ...base, ...ON, predictionLog: OFF.predictionLog },

@@ -13,7 +13,7 @@ import { metricsObservers } from './observe/wire-metrics.js'
 import type { PredictionListener } from './observe/prediction-event.js'
 import { createPredictionLog } from './observe/prediction-log.js'
 import type { Tracing } from './observe/tracing.js'
-import { createAccessLogger } from './observe/logger.js'
+import { createAccessLog } from './observe/access-log.js'
 import { createMonitoring } from './observe/monitoring/service-monitoring.js'
 import type { DriftMonitor } from './observe/monitoring/drift-monitor.js'
 import type { GatheredSnapshots, SnapshotQuery } from './observe/monitoring/snapshot.js'
@@ -79,7 +79,7 @@ export function createService(loaded: LoadedConfig, options: ServiceOptions): Se
   const monitoring = config.monitoring.enabled ? createMonitoring(config.monitoring, { lookup, logger, registry: metrics?.registry, gather: options.gatherMonitoring }) : undefined
   if (monitoring) listeners.push(monitoring.monitor)
   const { accessLogSampleRate, pretty } = config.logging
-  const access = accessLogSampleRate > 0 && config.logging.level !== 'silent' ? createAccessLogger({ pretty, base: { log: 'access' } }) : undefined
+  const access = accessLogSampleRate > 0 && config.logging.level !== 'silent' ? createAccessLog({ pretty }) : undefined
   // The request router (timeouts, shedding, experiments, batching, shadows) between HTTP and the models.
   const traffic = buildTraffic({ registry, models: config.models, predict, predictBatch, experiments, listeners, logger, hooks: observers && { ...observers.predictor, ...observers.traffic } })
   const scrape = options.scrape ?? (async (m: Metrics) => ({ text: await m.registry.metrics(), contentType: m.registry.contentType }))
@@ -93,7 +93,7 @@ export function createService(loaded: LoadedConfig, options: ServiceOptions): Se
     admin: { token, notify: options.notify ?? (() => {}), separate: config.admin.port !== undefined },
     metrics: metrics ? { metrics, scrape: () => scrape(metrics) } : undefined,
     tracing,
-    accessLog: access ? { logger: access.logger, sampleRate: accessLogSampleRate } : undefined,
+    accessLog: access ? { log: access, sampleRate: accessLogSampleRate } : undefined,
     monitoring,
   }
   const app = buildApp(deps)

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { HotCounter, HotHistogram, type CounterSeries, type HistogramSeries } from './hot-metrics.js'
 
 /** 0.1 ms to 10 s: model latency spans four orders of magnitude. */
 export const LATENCY_BUCKETS = [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10]
@@ -20,9 +21,10 @@ export interface SelfTestSummary {
  */
 export class Metrics {
   readonly registry = new Registry()
-  readonly requests: Counter<'model' | 'version' | 'code'>
-  readonly requestDuration: Histogram<'model'>
-  readonly predictDuration: Histogram<'model' | 'version'>
+  /** Written on every request: see hot-metrics.ts. */
+  readonly requests: HotCounter
+  readonly requestDuration: HotHistogram
+  readonly predictDuration: HotHistogram
   readonly inFlight: Gauge
   readonly batchSize: Histogram<'model'>
   readonly selfTestStatus: Gauge<'model' | 'version'>
@@ -41,14 +43,16 @@ export class Metrics {
   private readonly knownModels: ReadonlySet<string>
   /** Set by the service: the number of predictions running now. */
   inFlightSource: () => number = () => 0
+  private readonly requestSeries = new Map<string, { duration: HistogramSeries; versions: Map<string, Map<number, CounterSeries>> }>()
   private readonly versionSeries = new Map<string, Array<{ model: string; version: string; role: string }>>()
 
   constructor(models: readonly string[], options: { processMetrics?: boolean } = {}) {
     this.knownModels = new Set(models)
     const r = [this.registry]
-    this.requests = new Counter({ name: 'servekit_requests_total', help: 'Inference requests answered, by model, version and HTTP status code.', labelNames: ['model', 'version', 'code'], registers: r })
-    this.requestDuration = new Histogram({ name: 'servekit_request_duration_seconds', help: 'Time from request received to response sent, for /infer and /infer/batch.', labelNames: ['model'], buckets: LATENCY_BUCKETS, registers: r })
-    this.predictDuration = new Histogram({ name: 'servekit_predict_duration_seconds', help: "Time spent in the model's schema check and predict.", labelNames: ['model', 'version'], buckets: LATENCY_BUCKETS, registers: r })
+    const registry = this.registry
+    this.requests = new HotCounter({ name: 'servekit_requests_total', help: 'Inference requests answered, by model, version and HTTP status code.', labelNames: ['model', 'version', 'code'], registry })
+    this.requestDuration = new HotHistogram({ name: 'servekit_request_duration_seconds', help: 'Time from request received to response sent, for /infer and /infer/batch.', labelNames: ['model'], buckets: LATENCY_BUCKETS, registry })
+    this.predictDuration = new HotHistogram({ name: 'servekit_predict_duration_seconds', help: "Time spent in the model's schema check and predict.", labelNames: ['model', 'version'], buckets: LATENCY_BUCKETS, registry })
     const inFlightSource = () => this.inFlightSource()
     // Read at scrape time from the versions' own counters: exact even when a client disconnects
     // (Fastify then runs no response hook), and no per-request gauge update.
@@ -77,6 +81,22 @@ export class Metrics {
     this.predictionLogEvents = new Counter({ name: 'servekit_prediction_log_events_total', help: 'Prediction log events handed to the sink, by sink and outcome (written, failed after retries).', labelNames: ['sink', 'outcome'], registers: r })
     this.predictionLogDropped = new Counter({ name: 'servekit_prediction_log_dropped_total', help: 'Prediction log events dropped because the buffer was full (the sink is slower than the traffic).', registers: r })
     if (options.processMetrics !== false) collectDefaultMetrics({ register: this.registry })
+  }
+
+  /**
+   * Counts one answered inference request and its latency. The series are resolved once per model,
+   * version and status code and kept: a request costs three Map lookups and a few additions.
+   */
+  recordRequest(modelId: string | undefined, version: string, code: number, seconds: number): void {
+    const model = this.modelLabel(modelId)
+    let m = this.requestSeries.get(model)
+    if (m === undefined) this.requestSeries.set(model, (m = { duration: this.requestDuration.series({ model }), versions: new Map() }))
+    let codes = m.versions.get(version)
+    if (codes === undefined) m.versions.set(version, (codes = new Map()))
+    let count = codes.get(code)
+    if (count === undefined) codes.set(code, (count = this.requests.series({ model, version, code })))
+    count.inc()
+    m.duration.observe(seconds)
   }
 
   /** A configured model id, or `_unknown`: hostile ids must not create label values. */

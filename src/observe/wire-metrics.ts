@@ -1,4 +1,4 @@
-import type { Histogram } from 'prom-client'
+import type { HistogramSeries } from './hot-metrics.js'
 import type { Metrics } from './metrics.js'
 
 /** The parts of a loaded version and a model entry the metrics need (observe/ imports no other layer). */
@@ -19,7 +19,7 @@ interface EntryLike {
  * child is looked up once per version, not per request.
  */
 export function metricsObservers(metrics: Metrics) {
-  const children = new WeakMap<VersionLike, Histogram.Internal<'model' | 'version'>>()
+  const children = new WeakMap<VersionLike, HistogramSeries>()
   return {
     registry: {
       loaded(v: VersionLike) {
@@ -40,7 +40,7 @@ export function metricsObservers(metrics: Metrics) {
       predicted(v: VersionLike, seconds: number, size: number) {
         let child = children.get(v)
         if (child === undefined) {
-          child = metrics.predictDuration.labels({ model: v.modelId, version: v.version })
+          child = metrics.predictDuration.series({ model: v.modelId, version: v.version })
           children.set(v, child)
         }
         child.observe(seconds)

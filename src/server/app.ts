@@ -3,6 +3,7 @@ import type { ServerConfig } from '../config/schema.js'
 import type { Predict, PredictBatch } from '../model/predictor.js'
 import type { ModelRegistry } from '../model/registry.js'
 import type { Logger } from '../observe/logger.js'
+import type { AccessLog } from '../observe/access-log.js'
 import { httpLayerErrors, installErrorHandling } from './error-handler.js'
 import { SECURITY_HEADERS, securityHeaders } from './security-headers.js'
 import { healthRoutes } from './routes/health.js'
@@ -31,7 +32,7 @@ export interface AppDeps {
   /** Absent when tracing is off: no hooks, no OpenTelemetry calls. */
   tracing?: Tracing | undefined
   /** Absent when the access log is off (sample rate 0). */
-  accessLog?: { logger: Logger; sampleRate: number } | undefined
+  accessLog?: { log: AccessLog; sampleRate: number } | undefined
   /** Absent when monitoring is off: GET /models/:id/monitoring says so. */
   monitoring?: Monitoring | undefined
 }
@@ -61,7 +62,7 @@ function routeHooks(deps: AppDeps) {
   const onResponse = [
     ...(tracing ? [tracing.onResponse] : []),
     ...(deps.metrics ? [requestMetricsHooks(deps.metrics.metrics).onResponse] : []),
-    ...(deps.accessLog ? [accessLogHook(deps.accessLog.logger, deps.accessLog.sampleRate)] : []),
+    ...(deps.accessLog ? [accessLogHook(deps.accessLog.log, deps.accessLog.sampleRate)] : []),
   ]
   if (onRequest.length === 0 && onResponse.length === 0) return undefined
   return { onRequest, onResponse }

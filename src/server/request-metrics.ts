@@ -18,9 +18,7 @@ export function requestMetricsHooks(metrics: Metrics): { onResponse: onResponseH
     // Fastify runs no response hook for a client that disconnected first: such requests are not counted.
     onResponse(request: FastifyRequest, reply: FastifyReply, done) {
       const body = request.body as { model_id?: unknown } | undefined
-      const model = metrics.modelLabel(typeof body?.model_id === 'string' ? body.model_id : undefined)
-      metrics.requests.inc({ model, version: (request as Tagged)[VERSION] ?? '', code: reply.statusCode })
-      metrics.requestDuration.observe({ model }, reply.elapsedTime / 1000)
+      metrics.recordRequest(typeof body?.model_id === 'string' ? body.model_id : undefined, (request as Tagged)[VERSION] ?? '', reply.statusCode, reply.elapsedTime / 1000)
       done()
     },
   }

@@ -1,4 +1,5 @@
 import type { Predict, PredictBatch, PredictRequest, PredictResult } from '../model/predictor.js'
+import { isoTime } from '../observe/clock.js'
 import type { Logger } from '../observe/logger.js'
 import type { PredictionEvent, PredictionListener, ShadowRecord } from '../observe/prediction-event.js'
 
@@ -60,7 +61,7 @@ export const started = (): Started => ({ at: Date.now(), t0: performance.now() }
 
 export function predictionEvent(req: PredictRequest, res: PredictResult, start: Started, latencyMs: number, shadows: readonly ShadowRecord[]): PredictionEvent {
   return {
-    ts: new Date(start.at).toISOString(),
+    ts: isoTime(start.at),
     request_id: req.requestId,
     model_id: res.modelId,
     model_version: res.modelVersion,
@@ -98,7 +99,7 @@ export function withBatchEvents(recorder: Recorder) {
         const picked = recorder.select(res.modelId)
         if (!picked) return res
         const latency = performance.now() - start.t0
-        const ts = new Date(start.at).toISOString()
+        const ts = isoTime(start.at)
         res.results.forEach((r, i) => {
           if (!('output' in r)) return
           recorder.record({ ts, request_id: req.requestId, model_id: res.modelId, model_version: res.modelVersion, arm: res.arm ?? null, features: req.instances[i], output: r.output, latency_ms: latency, shadows: NO_SHADOWS }, picked)

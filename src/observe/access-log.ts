@@ -1,0 +1,83 @@
+import { pino } from 'pino'
+import { isoTime } from './clock.js'
+
+/** What one access-log line says about an inference request. */
+export interface AccessEntry {
+  /** Null when the request was refused before it got one (e.g. malformed JSON). */
+  readonly requestId: string | null
+  /** The model id the client asked for, or null when the body had none. */
+  readonly modelId: string | null
+  /** The version that answered, or null (an error before routing). */
+  readonly modelVersion: string | null
+  readonly status: number
+  readonly latencyMs: number
+  readonly path: string
+}
+
+export interface AccessLog {
+  write(entry: AccessEntry): void
+  /** Writes what is buffered (graceful shutdown). */
+  close(): Promise<void>
+}
+
+/** Writes stay at or under PIPE_BUF, so they are atomic on a pipe: lines from several workers never tear. */
+const MAX_WRITE = 4096
+
+/**
+ * The access log: one JSON line per sampled inference request on stdout, the same line pino would
+ * print (`level`, `time`, `pid`, `log: "access"`, then the fields), built by hand because it is
+ * written on every request: a generic pino call cost ~4 µs a line here, this ~1 µs.
+ *
+ * Lines are gathered into chunks of at most 4096 bytes, and each chunk is one synchronous write
+ * (pino's destination, sonic-boom, in sync mode), so a busy worker makes one write per ~15
+ * requests. Synchronous on purpose: an asynchronous write goes through libuv's thread pool, and
+ * waking a pool thread for every chunk cost ~5 µs per request on a loaded 2-core machine, more than
+ * the rest of the access log. Like Node's own `process.stdout` on a pipe, a log reader that stops
+ * reading stalls the process (pino's default too); nothing accumulates in memory. A timer
+ * (`flushMs`) bounds how long a line waits when traffic is light, and `close` writes the rest:
+ * lines still buffered when a process is killed with SIGKILL are lost, SIGTERM flushes them.
+ * `pretty` prints through pino-pretty instead (development).
+ */
+export function createAccessLog(options: { pretty: boolean; flushMs?: number }): AccessLog {
+  if (options.pretty) return prettyAccessLog()
+  const destination = pino.destination({ fd: 1, sync: true, maxWrite: MAX_WRITE })
+  const head = `{"level":30,"time":"`
+  const pid = `","pid":${process.pid},"log":"access","request_id":`
+  let chunk = ''
+  let chunkBytes = 0
+  const flush = (): void => {
+    if (chunk === '') return
+    destination.write(chunk)
+    chunk = ''
+    chunkBytes = 0
+  }
+  const timer = setInterval(flush, options.flushMs ?? 500)
+  timer.unref()
+  return {
+    write(e) {
+      const line =
+        head + isoTime(Date.now()) + pid + (e.requestId === null ? 'null' : JSON.stringify(e.requestId)) +
+        ',"model_id":' + (e.modelId === null ? 'null' : JSON.stringify(e.modelId)) +
+        ',"model_version":' + (e.modelVersion === null ? 'null' : JSON.stringify(e.modelVersion)) +
+        ',"status":' + e.status + ',"latency_ms":' + e.latencyMs + ',"path":' + JSON.stringify(e.path) + '}\n'
+      const bytes = Buffer.byteLength(line)
+      if (chunkBytes + bytes > MAX_WRITE) flush()
+      chunk += line
+      chunkBytes += bytes
+    },
+    async close() {
+      clearInterval(timer)
+      flush()
+    },
+  }
+}
+
+function prettyAccessLog(): AccessLog {
+  const logger = pino({ level: 'info', base: { pid: process.pid, log: 'access' }, transport: { target: 'pino-pretty', options: { colorize: true } } })
+  return {
+    write(e) {
+      logger.info({ request_id: e.requestId, model_id: e.modelId, model_version: e.modelVersion, status: e.status, latency_ms: e.latencyMs, path: e.path })
+    },
+    close: async () => logger.flush(),
+  }
+}
