@@ -1,13 +1,14 @@
-import type { FastifyReply, FastifyRequest, onResponseHookHandler } from 'fastify'
+import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { AccessLog } from '../observe/access-log.js'
 import { VERSION } from './request-metrics.js'
 
 /**
- * Route-level onResponse hook for the inference routes: after the response is written, a sampled
- * line with the request id, model, version, status and latency.
+ * For an inference route's response hook (`path` is the route's): after the response is written, a
+ * sampled line with the request id, model, version, status and latency. (Fastify's
+ * `request.routeOptions` builds a dozen-field object on every read: not on this path.)
  */
-export function accessLogHook(log: AccessLog, sampleRate: number): onResponseHookHandler {
-  return function accessLog(request: FastifyRequest, reply: FastifyReply, done) {
+export function accessLogObserver(log: AccessLog, sampleRate: number, path: string): (request: FastifyRequest, reply: FastifyReply) => void {
+  return function accessLog(request, reply) {
     if (sampleRate >= 1 || Math.random() < sampleRate) {
       const body = request.body as { model_id?: unknown } | undefined
       const id = reply.getHeader('x-request-id')
@@ -18,9 +19,8 @@ export function accessLogHook(log: AccessLog, sampleRate: number): onResponseHoo
         modelVersion: (request as FastifyRequest & { [VERSION]?: string })[VERSION] ?? null,
         status: reply.statusCode,
         latencyMs: Math.round(reply.elapsedTime * 1000) / 1000,
-        path: request.routeOptions.url ?? request.url,
+        path,
       })
     }
-    done()
   }
 }

@@ -1,4 +1,4 @@
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type onResponseHookHandler } from 'fastify'
 import type { ServerConfig } from '../config/schema.js'
 import type { Predict, PredictBatch } from '../model/predictor.js'
 import type { ModelRegistry } from '../model/registry.js'
@@ -13,9 +13,9 @@ import { adminRoutes, type AdminDeps } from './routes/admin.js'
 import { metricsRoutes } from './routes/metrics.js'
 import { monitoringRoutes } from './routes/monitoring.js'
 import type { Monitoring } from '../observe/monitoring/service-monitoring.js'
-import { requestMetricsHooks } from './request-metrics.js'
+import { requestMetricsObserver } from './request-metrics.js'
 import { requestTracingHooks } from './request-tracing.js'
-import { accessLogHook } from './access-log.js'
+import { accessLogObserver } from './access-log.js'
 import type { Tracing } from '../observe/tracing.js'
 import type { Metrics } from '../observe/metrics.js'
 
@@ -44,7 +44,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     predict: deps.predict,
     predictBatch: deps.predictBatch,
     maxBatchItems: deps.server.maxBatchItems,
-    hooks: routeHooks(deps),
+    hooks: (path) => routeHooks(deps, path),
     tracing: deps.tracing,
   })
   if (deps.metrics) metricsRoutes(app, deps.metrics)
@@ -55,17 +55,36 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   return app
 }
 
-/** Hooks for the inference routes only; none at all when metrics and tracing are off. */
-function routeHooks(deps: AppDeps) {
-  const tracing = deps.tracing ? requestTracingHooks(deps.tracing) : undefined
-  const onRequest = tracing ? [tracing.onRequest] : []
-  const onResponse = [
+type ResponseObserver = (request: FastifyRequest, reply: FastifyReply) => void
+
+/**
+ * Hooks for the inference routes only; none at all when tracing, metrics and the access log are
+ * off. What runs after the response (span end, metrics, access log) is one Fastify hook calling
+ * each in turn: every hook Fastify runs costs a step of its hook runner per request.
+ */
+function routeHooks(deps: AppDeps, path: string) {
+  const tracing = deps.tracing ? requestTracingHooks(deps.tracing, path) : undefined
+  const observers: ResponseObserver[] = [
     ...(tracing ? [tracing.onResponse] : []),
-    ...(deps.metrics ? [requestMetricsHooks(deps.metrics.metrics).onResponse] : []),
-    ...(deps.accessLog ? [accessLogHook(deps.accessLog.log, deps.accessLog.sampleRate)] : []),
+    ...(deps.metrics ? [requestMetricsObserver(deps.metrics.metrics)] : []),
+    ...(deps.accessLog ? [accessLogObserver(deps.accessLog.log, deps.accessLog.sampleRate, path)] : []),
   ]
-  if (onRequest.length === 0 && onResponse.length === 0) return undefined
-  return { onRequest, onResponse }
+  if (!tracing && observers.length === 0) return undefined
+  return { onRequest: tracing ? [tracing.onRequest] : [], onResponse: observers.length === 0 ? [] : [afterResponse(observers)] }
+}
+
+function afterResponse(observers: readonly ResponseObserver[]): onResponseHookHandler {
+  if (observers.length === 1) {
+    const only = observers[0]!
+    return (request, reply, done) => {
+      only(request, reply)
+      done()
+    }
+  }
+  return (request, reply, done) => {
+    for (const observe of observers) observe(request, reply)
+    done()
+  }
 }
 
 /** The management API alone, for `admin.port` (e.g. bound to 127.0.0.1 or a private network). */

@@ -1,4 +1,4 @@
-import type { FastifyReply, FastifyRequest, onRequestHookHandler, onResponseHookHandler } from 'fastify'
+import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify'
 import type { RequestTrace, Tracing } from '../observe/tracing.js'
 
 const TRACE = Symbol('servekit.trace')
@@ -13,10 +13,10 @@ export function traceOf(request: FastifyRequest): RequestTrace | undefined {
  * Route-level hooks for the inference routes when tracing is on: the server span starts on arrival
  * (continuing the caller's `traceparent`, echoed back in the response) and ends once the response is written.
  */
-export function requestTracingHooks(tracing: Tracing): { onRequest: onRequestHookHandler; onResponse: onResponseHookHandler } {
+export function requestTracingHooks(tracing: Tracing, path: string): { onRequest: onRequestHookHandler; onResponse: (request: FastifyRequest, reply: FastifyReply) => void } {
   return {
     onRequest(request: FastifyRequest, reply: FastifyReply, done) {
-      const t = tracing.startRequest(`${request.method} ${request.routeOptions.url ?? request.url}`, request.headers, {
+      const t = tracing.startRequest(`${request.method} ${path}`, request.headers, {
         'http.request.method': request.method,
         'url.path': request.url,
       })
@@ -24,13 +24,12 @@ export function requestTracingHooks(tracing: Tracing): { onRequest: onRequestHoo
       void reply.header('traceparent', t.traceparent)
       done()
     },
-    onResponse(request: FastifyRequest, reply: FastifyReply, done) {
+    onResponse(request: FastifyRequest, reply: FastifyReply) {
       const t = (request as Traced)[TRACE]
       if (t) {
         const body = request.body as { model_id?: unknown } | undefined
         tracing.endRequest(t, reply.statusCode, typeof body?.model_id === 'string' ? { 'servekit.model_id': body.model_id.slice(0, 256) } : {})
       }
-      done()
     },
   }
 }

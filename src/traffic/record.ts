@@ -21,16 +21,23 @@ export class Recorder {
    * exactly once per prediction, because `wants` may be a sampling draw: asking twice would square
    * the sample rate.
    */
-  select(modelId: string): PredictionListener[] | undefined {
+  select(modelId: string): readonly PredictionListener[] | undefined {
+    const all = this.listeners
+    // The usual answer is "every listener": then the list itself, with no array made per request.
     let picked: PredictionListener[] | undefined
-    for (const l of this.listeners) {
+    for (let i = 0; i < all.length; i++) {
+      const l = all[i]!
+      let wants = false
       try {
-        if (l.wants(modelId)) (picked ??= []).push(l)
+        wants = l.wants(modelId)
       } catch (err) {
         this.warnOnce(err)
       }
+      if (wants) picked?.push(l)
+      else picked ??= all.slice(0, i)
     }
-    return picked
+    if (picked === undefined) return all.length > 0 ? all : undefined
+    return picked.length > 0 ? picked : undefined
   }
 
   /** Gives the event to the listeners `select` picked for it. */
@@ -80,10 +87,11 @@ export function withEvents(recorder: Recorder) {
   return (inner: Predict): Predict =>
     (req, signal) => {
       if (recorder.listeners.length === 0) return inner(req, signal)
-      const start = started()
+      const at = Date.now()
+      const t0 = performance.now()
       return inner(req, signal).then((res) => {
         const picked = recorder.select(res.modelId)
-        if (picked) recorder.record(predictionEvent(req, res, start, performance.now() - start.t0, NO_SHADOWS), picked)
+        if (picked) recorder.record(predictionEvent(req, res, { at, t0 }, performance.now() - t0, NO_SHADOWS), picked)
         return res
       })
     }

@@ -23,7 +23,8 @@ export function withShadow(modelId: string, targets: readonly ShadowTarget[], qu
           if (t.model === result.modelId && t.version === result.modelVersion) continue
           if (Math.random() < t.sampleRate) (picked ??= []).push(t)
         }
-        const listeners = recorder.listeners.length > 0 ? recorder.select(result.modelId) : undefined
+        // A copy: the job records after its shadows finish, to the listeners picked now.
+        const listeners = recorder.listeners.length > 0 ? recorder.select(result.modelId)?.slice() : undefined
         if (picked === undefined || !queue.push({ modelId, req, result, start, latencyMs, targets: picked, listeners })) {
           if (listeners) recorder.record(predictionEvent(req, result, start, latencyMs, []), listeners)
         }

@@ -33,6 +33,8 @@ interface VersionState {
   /** The object output's monitored field; undefined until chosen (and for plain-number outputs). */
   outputField: string | undefined
   truncated: boolean
+  /** Counts one feature value of the prediction being recorded: made once per version, not per prediction. */
+  readonly visit: (name: string, value: number) => void
 }
 
 /**
@@ -104,7 +106,17 @@ export class DriftMonitor implements PredictionListener {
     // A new version is the moment old ones may have been unloaded: forget those.
     this.prune()
     const reference = loaded.reference
-    const state: VersionState = { modelId, version, reference, events: 0, features: new Map(), output: undefined, outputField: reference?.output?.field, truncated: false }
+    const state: VersionState = {
+      modelId,
+      version,
+      reference,
+      events: 0,
+      features: new Map(),
+      output: undefined,
+      outputField: reference?.output?.field,
+      truncated: false,
+      visit: (name, x) => this.addFeature(state, name, x),
+    }
     // Reference features are tracked from the first prediction, so one that never arrives shows as 100% missing.
     for (const [name, ref] of Object.entries(reference?.features ?? {}).slice(0, this.maxFeatures)) state.features.set(name, new StreamingStats(ref, 0))
     if (reference?.output) state.output = new StreamingStats(reference.output, 0)
@@ -116,25 +128,28 @@ export class DriftMonitor implements PredictionListener {
 
   private update(state: VersionState, event: PredictionEvent): void {
     const index = state.events++
-    forEachNumber(event.features, (name, x) => {
-      let stats = state.features.get(name)
-      if (stats === undefined) {
-        if (state.features.size >= this.maxFeatures) {
-          state.truncated = true
-          return
-        }
-        // Own keys only: a feature named "constructor" has no reference.
-        const ref = state.reference && Object.hasOwn(state.reference.features, name) ? state.reference.features[name] : undefined
-        stats = new StreamingStats(ref, index)
-        state.features.set(name, stats)
-      }
-      stats.add(x)
-    })
+    forEachNumber(event.features, state.visit)
     // The output's field is fixed by the first output that has one, so every prediction counts the same field.
     const y = outputNumber(event.output, state.outputField)
     if (y === undefined) return
     state.outputField ??= y.field
     ;(state.output ??= new StreamingStats(undefined, index)).add(y.value)
+  }
+
+  private addFeature(state: VersionState, name: string, x: number): void {
+    let stats = state.features.get(name)
+    if (stats === undefined) {
+      if (state.features.size >= this.maxFeatures) {
+        state.truncated = true
+        return
+      }
+      // Own keys only: a feature named "constructor" has no reference.
+      const ref = state.reference && Object.hasOwn(state.reference.features, name) ? state.reference.features[name] : undefined
+      // Tracked from this prediction on (the version's events were counted before the visit).
+      stats = new StreamingStats(ref, state.events - 1)
+      state.features.set(name, stats)
+    }
+    stats.add(x)
   }
 
   private prune(): void {

@@ -55,14 +55,15 @@ export function inferRoutes(
     predict: Predict
     predictBatch: PredictBatch
     maxBatchItems: number
-    hooks?: { onRequest: onRequestHookHandler[]; onResponse: onResponseHookHandler[] } | undefined
+    /** The route-level hooks of an inference route, by its path (none when undefined). */
+    hooks?: (path: string) => { onRequest: onRequestHookHandler[]; onResponse: onResponseHookHandler[] } | undefined
     tracing?: Tracing | undefined
   },
 ): void {
   const { predict, predictBatch, tracing } = deps
-  const hooks = deps.hooks ?? {}
+  const hooks = (path: string) => deps.hooks?.(path) ?? {}
 
-  app.post<{ Body: InferBody }>('/infer', { schema: { body: inferBodySchema, response: inferResponseSchema }, ...hooks }, async (request, reply) => {
+  app.post<{ Body: InferBody }>('/infer', { schema: { body: inferBodySchema, response: inferResponseSchema }, ...hooks('/infer') }, async (request, reply) => {
     const body = request.body
     const requestId = pickRequestId(body.request_id, request.headers['x-request-id'])
     void reply.header('x-request-id', requestId)
@@ -78,7 +79,7 @@ export function inferRoutes(
 
   app.post<{ Body: BatchBody }>(
     '/infer/batch',
-    { schema: { body: batchBodySchema(deps.maxBatchItems), response: batchResponseSchema }, ...hooks },
+    { schema: { body: batchBodySchema(deps.maxBatchItems), response: batchResponseSchema }, ...hooks('/infer/batch') },
     async (request, reply) => {
       const body = request.body
       const requestId = pickRequestId(body.request_id, request.headers['x-request-id'])
