@@ -67,6 +67,8 @@ if (spawnSync('wrk', ['--version'], { stdio: 'ignore' }).error !== undefined) {
 }
 
 const tmp = mkdtempSync(join(os.tmpdir(), 'servekit-bench-obs-'))
+/** In memory, for the prediction_log_tmpfs variant. */
+const shm = existsSync('/dev/shm') ? mkdtempSync('/dev/shm/servekit-bench-obs-') : undefined
 const live = new Set()
 const cleanup = () => {
   for (const p of live) {
@@ -77,6 +79,7 @@ const cleanup = () => {
     }
   }
   rmSync(tmp, { recursive: true, force: true })
+  if (shm) rmSync(shm, { recursive: true, force: true })
 }
 process.on('exit', cleanup)
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130))
@@ -96,6 +99,8 @@ const variants = {
   metrics_without_process_metrics: { ...base, ...OFF, metrics: { ...ON.metrics, processMetrics: false } },
   logs_only: { ...base, ...OFF, logging: ON.logging },
   prediction_log_only: { ...base, ...OFF, predictionLog: { ...ON.predictionLog, sink: { type: 'jsonl', dir: join(tmp, 'prediction-logs-only') } } },
+  // The same files in memory (tmpfs), when there is one: the prediction log without the disk's share.
+  prediction_log_tmpfs: { ...base, ...OFF, predictionLog: { ...ON.predictionLog, sink: { type: 'jsonl', dir: join(shm ?? tmp, 'prediction-logs') } } },
   on_without_prediction_log: { ...base, ...ON, predictionLog: OFF.predictionLog },
 }
 const names = flags.variants ? flags.variants.split(',') : flags.breakdown ? Object.keys(variants) : ['off', 'on']

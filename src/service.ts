@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import type { LoadedConfig } from './config/load-config.js'
 import { createPredictor, type Predict, type PredictBatch } from './model/predictor.js'
+import { toPromise } from './model/maybe-promise.js'
 import { ModelRegistry } from './model/registry.js'
 import type { Logger } from './observe/logger.js'
 import { buildAdminApp, buildApp } from './server/app.js'
@@ -105,7 +106,8 @@ export function createService(loaded: LoadedConfig, options: ServiceOptions): Se
     adminApp,
     registry,
     metrics,
-    predict: traffic.predict,
+    // The public call keeps its promise (a synchronous throw would surprise a caller's `.then`).
+    predict: (req, signal) => toPromise(() => traffic.predict(req, signal)),
     predictBatch: traffic.predictBatch,
     monitor: monitoring?.monitor,
     load: () => registry.loadAll(),

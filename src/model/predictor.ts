@@ -1,5 +1,6 @@
 import { ServekitError } from '../errors.js'
 import type { PredictContext } from './interface.js'
+import type { MaybePromise } from './maybe-promise.js'
 import type { LoadedVersion, ModelRegistry } from './registry.js'
 
 /** One prediction, as every protocol adapter (HTTP /infer, CLI predict) asks for it. */
@@ -38,8 +39,14 @@ export interface CallSignal {
   toAbortSignal?(): AbortSignal
 }
 
-/** The protocol-neutral data plane: adapters translate to and from it; traffic features wrap it. */
+/** One prediction through servekit's data plane (what `Server.predict` is). */
 export type Predict = (req: PredictRequest, signal: CallSignal) => Promise<PredictResult>
+
+/**
+ * The protocol-neutral data plane inside servekit: adapters translate to and from it; traffic
+ * features wrap it. Synchronous when the model is (see maybe-promise.ts): the result, or a throw.
+ */
+export type PredictFn = (req: PredictRequest, signal: CallSignal) => MaybePromise<PredictResult>
 
 export interface PredictBatchRequest {
   readonly modelId: string
@@ -98,34 +105,61 @@ export interface PredictorHooks {
   /** A predict (`size` 0) or a predictBatch of `size` items finished on `version`, successful or not. */
   predicted?(version: LoadedVersion, seconds: number, size: number): void
   /** With tracing on: runs the model's predict in a child span of the request's. */
-  span?<T>(name: string, attributes: Record<string, string>, fn: () => Promise<T>): Promise<T>
+  span?<T>(name: string, attributes: Record<string, string>, fn: () => MaybePromise<T>): Promise<T>
 }
 
 /** Builds the data plane over a registry. */
-export function createPredictor(registry: ModelRegistry, hooks: PredictorHooks = {}): { predict: Predict; predictBatch: PredictBatch } {
+export function createPredictor(registry: ModelRegistry, hooks: PredictorHooks = {}): { predict: PredictFn; predictBatch: PredictBatch } {
   const predicted = hooks.predicted
   const span = hooks.span
   const context = (parameters: Readonly<Record<string, unknown>> | undefined, signal: CallSignal): PredictContext => predictContext(parameters ?? NO_PARAMETERS, signal)
+  /** Counted so a swapped-out version is unloaded only after its last request. */
+  const finished = (version: LoadedVersion, started: number): void => {
+    version.inflight--
+    predicted?.(version, (performance.now() - started) / 1000, 0)
+  }
+
+  /** With tracing on: routing and predict each in a child span. */
+  const traced = async (req: PredictRequest, signal: CallSignal, span: NonNullable<PredictorHooks['span']>): Promise<PredictResult> => {
+    const version = await span('servekit.route', { 'servekit.model_id': req.modelId }, () => resolveVersion(registry, req.modelId, req.modelVersion))
+    version.inflight++
+    const started = performance.now()
+    try {
+      const ctx = context(req.parameters, signal)
+      const output = await span('servekit.predict', { 'servekit.model_id': version.modelId, 'servekit.model_version': version.version }, () => version.predict(req.features, ctx))
+      return { output, modelId: version.modelId, modelVersion: version.version }
+    } finally {
+      finished(version, started)
+    }
+  }
+
   return {
-    async predict(req, signal) {
-      const version =
-        span === undefined
-          ? resolveVersion(registry, req.modelId, req.modelVersion)
-          : await span('servekit.route', { 'servekit.model_id': req.modelId }, async () => resolveVersion(registry, req.modelId, req.modelVersion))
-      // Counted so a swapped-out version is unloaded only after its last request.
+    predict(req, signal) {
+      if (span !== undefined) return traced(req, signal, span)
+      const version = resolveVersion(registry, req.modelId, req.modelVersion)
       version.inflight++
       const started = performance.now()
+      let output: unknown
       try {
-        const ctx = context(req.parameters, signal)
-        const output =
-          span === undefined
-            ? await version.predict(req.features, ctx)
-            : await span('servekit.predict', { 'servekit.model_id': version.modelId, 'servekit.model_version': version.version }, () => version.predict(req.features, ctx))
-        return { output, modelId: version.modelId, modelVersion: version.version }
-      } finally {
-        version.inflight--
-        predicted?.(version, (performance.now() - started) / 1000, 0)
+        output = version.predict(req.features, context(req.parameters, signal))
+      } catch (err) {
+        finished(version, started)
+        throw err
       }
+      if (output instanceof Promise) {
+        return output.then(
+          (value: unknown) => {
+            finished(version, started)
+            return { output: value, modelId: version.modelId, modelVersion: version.version }
+          },
+          (err: unknown) => {
+            finished(version, started)
+            throw err
+          },
+        )
+      }
+      finished(version, started)
+      return { output, modelId: version.modelId, modelVersion: version.version }
     },
     async predictBatch(req, signal) {
       const version =

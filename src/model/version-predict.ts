@@ -1,9 +1,13 @@
 import { isServekitError, ServekitError } from '../errors.js'
 import type { StandardSchemaV1 } from '@standard-schema/spec'
 import type { AnyModelClass, PredictContext } from './interface.js'
+import { toPromise, type MaybePromise } from './maybe-promise.js'
 
-/** A loaded version's predict: schema check, the model's predict, output check. Same path for requests and self-tests. */
-export type VersionPredict = (features: unknown, context: PredictContext) => Promise<unknown>
+/**
+ * A loaded version's predict: schema check, the model's predict, output check. Same path for
+ * requests and self-tests. Synchronous (a value, or a throw) when the schema and the model are.
+ */
+export type VersionPredict = (features: unknown, context: PredictContext) => MaybePromise<unknown>
 /** Many at once: each item gets its output or its own error, in order. */
 export type VersionPredictBatch = (features: readonly unknown[], context: PredictContext) => Promise<Array<{ output: unknown } | { error: ServekitError }>>
 
@@ -19,33 +23,24 @@ export function createVersionPredict(label: string, model: AnyModelClass, instan
     throw asPredictionError(label, err)
   }
 
-  // The model on validated input. A synchronous model (most are) costs no promise hop: only the
-  // returned promise, already settled. Errors are what `await` would give.
-  const run = (input: unknown, context: PredictContext): Promise<unknown> => {
+  // The model on validated input. A synchronous model (most are) answers synchronously: its checked
+  // output, or a throw of what `await` would have rejected with.
+  const run = (input: unknown, context: PredictContext): MaybePromise<unknown> => {
     let output: unknown
     try {
       output = model.predict(instance, input, context)
     } catch (err) {
-      return Promise.reject(asPredictionError(label, err))
+      throw asPredictionError(label, err)
     }
     if (isThenable(output)) return Promise.resolve(output).then(checked, rethrow)
-    try {
-      return Promise.resolve(checkOutput(label, output))
-    } catch (err) {
-      return Promise.reject(err)
-    }
+    return checkOutput(label, output)
   }
 
   const predict: VersionPredict =
     validate === undefined
       ? run
       : (features, context) => {
-          let input: unknown
-          try {
-            input = validate(features)
-          } catch (err) {
-            return Promise.reject(err)
-          }
+          const input = validate(features)
           // An asynchronous schema (rare): continue once it settles.
           return isThenable(input) ? Promise.resolve(input).then((value) => run(value, context)) : run(input, context)
         }
@@ -53,7 +48,7 @@ export function createVersionPredict(label: string, model: AnyModelClass, instan
   const batchFn = model.predictBatch
   const predictBatch: VersionPredictBatch =
     batchFn === undefined
-      ? async (list, context) => Promise.all(list.map((f) => predict(f, context).then(ok, fail)))
+      ? async (list, context) => Promise.all(list.map((f) => toPromise(() => predict(f, context)).then(ok, fail)))
       : async (list, context) => {
           const results: Array<{ output: unknown } | { error: ServekitError }> = new Array(list.length)
           const valid: unknown[] = []

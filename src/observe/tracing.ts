@@ -18,9 +18,9 @@ export interface Tracing {
   startRequest(name: string, headers: IncomingHttpHeaders, attributes: Record<string, string>): RequestTrace
   endRequest(t: RequestTrace, status: number, attributes: Record<string, string>): void
   /** Runs `fn` in a child span of the active context (a request's). */
-  child<T>(name: string, attributes: Record<string, string>, fn: () => Promise<T>): Promise<T>
+  child<T>(name: string, attributes: Record<string, string>, fn: () => T | Promise<T>): Promise<T>
   /** Runs `fn` with `t` as the active context, so spans started inside are its children. */
-  within<T>(t: RequestTrace, fn: () => Promise<T>): Promise<T>
+  within<T>(t: RequestTrace, fn: () => T): T
   /** Flushes buffered spans to the exporter (graceful shutdown). */
   shutdown(): Promise<void>
 }

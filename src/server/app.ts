@@ -1,6 +1,6 @@
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type onResponseHookHandler } from 'fastify'
 import type { ServerConfig } from '../config/schema.js'
-import type { Predict, PredictBatch } from '../model/predictor.js'
+import type { PredictBatch, PredictFn } from '../model/predictor.js'
 import type { ModelRegistry } from '../model/registry.js'
 import type { Logger } from '../observe/logger.js'
 import type { AccessLog } from '../observe/access-log.js'
@@ -20,7 +20,7 @@ import type { Tracing } from '../observe/tracing.js'
 import type { Metrics } from '../observe/metrics.js'
 
 export interface AppDeps {
-  predict: Predict
+  predict: PredictFn
   predictBatch: PredictBatch
   registry: ModelRegistry
   logger: Logger

@@ -1,5 +1,6 @@
 import type { PredictContext } from '../model/interface.js'
-import { predictContext, type CallSignal, type Predict, type PredictRequest, type PredictResult } from '../model/predictor.js'
+import { toPromise } from '../model/maybe-promise.js'
+import { predictContext, type CallSignal, type PredictFn, type PredictRequest, type PredictResult } from '../model/predictor.js'
 import type { LoadedVersion } from '../model/version-loader.js'
 import type { ServekitError } from '../errors.js'
 import { RequestSignal } from './request-signal.js'
@@ -33,7 +34,7 @@ const NO_PARAMETERS: Readonly<Record<string, unknown>> = Object.freeze({})
  * picks the version, so requests in one batch always go to the same version.
  */
 export function withBatching<V extends BatchTarget>(settings: BatchingSettings, resolve: (req: PredictRequest) => V, hooks: BatcherHooks<V> = {}) {
-  return (inner: Predict): Predict => {
+  return (inner: PredictFn): PredictFn => {
     const open = new Map<V, Batch<V>>()
     const flush = (batch: Batch<V>): void => {
       if (open.get(batch.version) === batch) open.delete(batch.version)
@@ -157,7 +158,7 @@ class Batch<V extends BatchTarget> {
       else if (!shared.has(r.error)) m.reject(r.error)
       else {
         retries.push(
-          v.predict(m.features, predictContext(context.parameters, m.signal)).then(
+          toPromise(() => v.predict(m.features, predictContext(context.parameters, m.signal))).then(
             (output) => m.resolve({ output, modelId: v.modelId, modelVersion: v.version }),
             (err: unknown) => m.reject(err),
           ),

@@ -1,6 +1,6 @@
 import type { ModelConfig } from '../config/schema.js'
 import { DEFAULT_TOLERANCE } from '../model/compare.js'
-import { resolveVersion, type Predict, type PredictBatch, type PredictRequest } from '../model/predictor.js'
+import { resolveVersion, type PredictBatch, type PredictFn, type PredictRequest } from '../model/predictor.js'
 import type { ModelRegistry } from '../model/registry.js'
 import type { LoadedVersion } from '../model/version-loader.js'
 import type { Logger } from '../observe/logger.js'
@@ -30,7 +30,7 @@ export interface TrafficOptions {
   readonly registry: ModelRegistry
   readonly models: Readonly<Record<string, ModelConfig>>
   /** The data plane below: model id -> version -> the model's predict. */
-  readonly predict: Predict
+  readonly predict: PredictFn
   readonly predictBatch: PredictBatch
   readonly experiments: ExperimentTable
   /** Read live: listeners added after start receive events too. */
@@ -40,7 +40,7 @@ export interface TrafficOptions {
 }
 
 export interface Traffic {
-  readonly predict: Predict
+  readonly predict: PredictFn
   readonly predictBatch: PredictBatch
   /** Lets queued and running shadows finish (their events are recorded), for at most `timeoutMs`. */
   close(timeoutMs?: number): Promise<void>
@@ -49,7 +49,8 @@ export interface Traffic {
 /**
  * The request router between the HTTP layer and the models: per model, its traffic rules are
  * resolved here once, at startup, into one composed function; a request costs one Map lookup to
- * find it. Every wrapper has the `Predict` signature.
+ * find it. Every wrapper has the `PredictFn` signature, and answers synchronously when the call
+ * below did (a synchronous model): no promise is made on the way.
  *
  * The order, outermost first, and why:
  * 1. events / shadows — see the final answer (version and arm included); shadows are queued only
@@ -75,10 +76,10 @@ export function buildTraffic(o: TrafficOptions): Traffic {
   const resolve = (req: PredictRequest): LoadedVersion => resolveVersion(registry, req.modelId, req.modelVersion)
 
   // Batching and predict: what a request runs once admitted, and what shadows of the model run.
-  const cores = new Map<string, Predict>()
+  const cores = new Map<string, PredictFn>()
   for (const [id, m] of Object.entries(models)) cores.set(id, m.batching ? withBatching(m.batching, resolve, o.hooks)(o.predict) : o.predict)
 
-  const single = new Map<string, Predict>()
+  const single = new Map<string, PredictFn>()
   const batch = new Map<string, PredictBatch>()
   for (const [id, m] of Object.entries(models)) {
     const label = `model "${id}"`
@@ -99,11 +100,11 @@ export function buildTraffic(o: TrafficOptions): Traffic {
         sampleRate: t.sampleRate,
         tolerance: t.tolerance ?? m.tolerance ?? DEFAULT_TOLERANCE,
         timeoutMs: target.timeoutMs,
-        predict: cores.get(model) as Predict,
+        predict: cores.get(model) as PredictFn,
       }
     })
     const observe = targets.length > 0 ? withShadow(id, targets, shadows, recorder) : withEvents(recorder)
-    single.set(id, observe(timeout(shed(experiment(cores.get(id) as Predict)))))
+    single.set(id, observe(timeout(shed(experiment(cores.get(id) as PredictFn)))))
     batch.set(id, withBatchEvents(recorder)(timeout(shed(experiment(o.predictBatch)))))
   }
 

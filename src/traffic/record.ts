@@ -1,4 +1,5 @@
-import type { Predict, PredictBatch, PredictRequest, PredictResult } from '../model/predictor.js'
+import { toPromise, type MaybePromise } from '../model/maybe-promise.js'
+import type { CallSignal, PredictBatch, PredictBatchRequest, PredictBatchResult, PredictFn, PredictRequest, PredictResult } from '../model/predictor.js'
 import { isoTime } from '../observe/clock.js'
 import type { Logger } from '../observe/logger.js'
 import type { PredictionEvent, PredictionListener, ShadowRecord } from '../observe/prediction-event.js'
@@ -82,28 +83,37 @@ export function predictionEvent(req: PredictRequest, res: PredictResult, start: 
 
 const NO_SHADOWS: readonly ShadowRecord[] = Object.freeze([])
 
-/** One event per prediction, after it resolved. Costs one length check when nobody listens. */
+/** One event per prediction, once answered (at once for a synchronous answer). Costs one length check when nobody listens. */
 export function withEvents(recorder: Recorder) {
-  return (inner: Predict): Predict =>
+  return (inner: PredictFn): PredictFn =>
     (req, signal) => {
       if (recorder.listeners.length === 0) return inner(req, signal)
       const at = Date.now()
       const t0 = performance.now()
-      return inner(req, signal).then((res) => {
-        const picked = recorder.select(res.modelId)
-        if (picked) recorder.record(predictionEvent(req, res, { at, t0 }, performance.now() - t0, NO_SHADOWS), picked)
-        return res
-      })
+      const res = inner(req, signal)
+      if (res instanceof Promise) {
+        return res.then((r) => {
+          recordOne(recorder, req, r, at, t0)
+          return r
+        })
+      }
+      recordOne(recorder, req, res, at, t0)
+      return res
     }
+}
+
+function recordOne(recorder: Recorder, req: PredictRequest, res: PredictResult, at: number, t0: number): void {
+  const picked = recorder.select(res.modelId)
+  if (picked) recorder.record(predictionEvent(req, res, { at, t0 }, performance.now() - t0, NO_SHADOWS), picked)
 }
 
 /** The batch endpoint: one event per instance that got an output, all with the request's id. */
 export function withBatchEvents(recorder: Recorder) {
-  return (inner: PredictBatch): PredictBatch =>
+  return (inner: (req: PredictBatchRequest, signal: CallSignal) => MaybePromise<PredictBatchResult>): PredictBatch =>
     (req, signal) => {
-      if (recorder.listeners.length === 0) return inner(req, signal)
+      if (recorder.listeners.length === 0) return toPromise(() => inner(req, signal))
       const start = started()
-      return inner(req, signal).then((res) => {
+      return toPromise(() => inner(req, signal)).then((res) => {
         const picked = recorder.select(res.modelId)
         if (!picked) return res
         const latency = performance.now() - start.t0

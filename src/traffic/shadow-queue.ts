@@ -1,7 +1,8 @@
 import { isServekitError, ServekitError } from '../errors.js'
 import { compareOutputs } from '../model/compare.js'
 import type { Tolerance } from '../model/interface.js'
-import type { Predict, PredictRequest, PredictResult } from '../model/predictor.js'
+import type { PredictFn, PredictRequest, PredictResult } from '../model/predictor.js'
+import { toPromise } from '../model/maybe-promise.js'
 import type { Logger } from '../observe/logger.js'
 import type { PredictionListener, ShadowRecord } from '../observe/prediction-event.js'
 import { predictionEvent, type Recorder, type Started } from './record.js'
@@ -18,7 +19,7 @@ export interface ShadowTarget {
   /** The target model's timeout. */
   readonly timeoutMs: number
   /** The target model's data plane under its shed and timeout (its batching, then predict). */
-  readonly predict: Predict
+  readonly predict: PredictFn
 }
 
 /** One shadowed request: the primary's answer and the targets sampled for it. */
@@ -125,12 +126,7 @@ export class ShadowQueue {
     const { req } = job
     const signal = new RequestSignal()
     const t0 = performance.now()
-    let work: Promise<PredictResult>
-    try {
-      work = t.predict({ modelId: t.model, modelVersion: t.version, features: req.features, requestId: req.requestId, parameters: req.parameters }, signal)
-    } catch (err) {
-      work = Promise.reject(err)
-    }
+    const work: Promise<PredictResult> = toPromise(() => t.predict({ modelId: t.model, modelVersion: t.version, features: req.features, requestId: req.requestId, parameters: req.parameters }, signal))
     let timer: NodeJS.Timeout | undefined
     const deadline = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {

@@ -1,7 +1,8 @@
 import { ServekitError } from '../errors.js'
+import type { MaybePromise } from '../model/maybe-promise.js'
 import type { CallSignal } from '../model/predictor.js'
 
-type Call<Req, Res> = (req: Req, signal: CallSignal) => Promise<Res>
+type Call<Req, Res> = (req: Req, signal: CallSignal) => MaybePromise<Res>
 
 export interface ShedLimits {
   /** Calls running at once. */
@@ -60,25 +61,28 @@ export class Limiter {
     private readonly onQueue?: (depth: number) => void,
   ) {}
 
-  run<Req, Res>(inner: Call<Req, Res>, req: Req, signal: CallSignal): Promise<Res> {
+  run<Req, Res>(inner: Call<Req, Res>, req: Req, signal: CallSignal): MaybePromise<Res> {
     if (this.active < this.limits.max) {
       this.active++
       return this.start(inner, req, signal)
     }
-    if (this.waiting >= this.limits.queue) return Promise.reject(this.overloaded)
-    if (signal.aborted) return Promise.reject(signal.reason)
+    if (this.waiting >= this.limits.queue) throw this.overloaded
+    if (signal.aborted) throw signal.reason
     return new Promise<void>((resolve, reject) => this.enqueue(new Waiter(this, signal, resolve, reject))).then(() => this.start(inner, req, signal))
   }
 
-  private start<Req, Res>(inner: Call<Req, Res>, req: Req, signal: CallSignal): Promise<Res> {
-    let pending: Promise<Res>
+  /** Runs the call in its slot; a synchronous answer frees the slot at once, a promise when it settles. */
+  private start<Req, Res>(inner: Call<Req, Res>, req: Req, signal: CallSignal): MaybePromise<Res> {
+    let pending: MaybePromise<Res>
     try {
       pending = inner(req, signal)
     } catch (err) {
       this.release()
-      return Promise.reject(err)
+      throw err
     }
-    return pending.finally(this.releaseSlot)
+    if (pending instanceof Promise) return pending.finally(this.releaseSlot)
+    this.release()
+    return pending
   }
 
   /** Hands the slot to the oldest waiter, or frees it. */

@@ -1,3 +1,4 @@
+import type { MaybePromise } from '../model/maybe-promise.js'
 import type { CallSignal } from '../model/predictor.js'
 import type { ExperimentSlot } from './experiments.js'
 
@@ -8,7 +9,7 @@ interface Routable {
   readonly experimentKey?: string | undefined
 }
 
-type Call<Req, Res> = (req: Req, signal: CallSignal) => Promise<Res>
+type Call<Req, Res> = (req: Req, signal: CallSignal) => MaybePromise<Res>
 
 /**
  * Sends requests that name no version to an experiment arm: `experiment_key` if sent, else the
@@ -25,7 +26,8 @@ export function withExperiment(modelId: string, slot: ExperimentSlot, isLoaded: 
       if (experiment === undefined || req.modelVersion !== undefined || req.modelId !== modelId) return inner(req, signal)
       const arm = experiment.pick(req.experimentKey ?? keyFeature((req as { features?: unknown }).features, experiment.key))
       if (!isLoaded(arm)) return inner(req, signal)
-      return inner({ ...req, modelVersion: arm }, signal).then((res) => ({ ...res, arm }))
+      const res = inner({ ...req, modelVersion: arm }, signal)
+      return res instanceof Promise ? res.then((r) => ({ ...r, arm })) : { ...res, arm }
     }
 }
 

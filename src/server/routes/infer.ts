@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http'
-import type { FastifyInstance, FastifyReply } from 'fastify'
-import type { Predict, PredictBatch } from '../../model/predictor.js'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { PredictBatch, PredictFn, PredictResult } from '../../model/predictor.js'
 import { errorBody, methodNotAllowed } from '../error-handler.js'
 import { pickRequestId } from '../request-id.js'
 import { tagVersion } from '../request-metrics.js'
@@ -33,26 +33,52 @@ type Watched = ServerResponse & { [ABORT]?: RequestSignal }
 
 /**
  * A signal aborted when the client closes the connection before the response was written, so
- * queued and batched work drops out and models may stop early (`context.signal`). The response's
- * 'close' (the request's fires as soon as its body was read); one shared listener, no closure.
+ * queued and batched work drops out and models may stop early (`context.signal`). It starts
+ * watching the response's 'close' (the request's fires as soon as its body was read) only when
+ * something subscribes: a synchronous model's request, answered in the turn it arrived, adds no
+ * listener at all. One shared listener function, no closure.
  */
-function disconnectSignal(reply: FastifyReply): RequestSignal {
-  const signal = new RequestSignal()
-  const res = reply.raw as Watched
-  res[ABORT] = signal
-  res.on('close', onResponseClose)
-  return signal
+class DisconnectSignal extends RequestSignal {
+  private watching = false
+
+  constructor(private readonly res: Watched) {
+    super()
+  }
+
+  override addEventListener(type: 'abort', listener: { handleEvent(): void }): void {
+    this.watch()
+    super.addEventListener(type, listener)
+  }
+
+  override toAbortSignal(): AbortSignal {
+    this.watch()
+    return super.toAbortSignal()
+  }
+
+  private watch(): void {
+    if (this.watching) return
+    this.watching = true
+    const res = this.res
+    if (res.destroyed && !res.writableFinished) {
+      this.abort()
+      return
+    }
+    res[ABORT] = this
+    res.on('close', onResponseClose)
+  }
 }
 
 function onResponseClose(this: Watched): void {
   if (!this.writableFinished) this[ABORT]?.abort()
 }
 
+const disconnectSignal = (reply: FastifyReply): RequestSignal => new DisconnectSignal(reply.raw as Watched)
+
 /** `POST /infer` (one prediction) and `POST /infer/batch` (many feature sets for one model). */
 export function inferRoutes(
   app: FastifyInstance,
   deps: {
-    predict: Predict
+    predict: PredictFn
     predictBatch: PredictBatch
     maxBatchItems: number
     /** The route-level hooks of an inference route, by its path (none when undefined). */
@@ -63,7 +89,15 @@ export function inferRoutes(
   const { predict, predictBatch, tracing } = deps
   const hooks = (path: string) => deps.hooks?.(path) ?? {}
 
-  app.post<{ Body: InferBody }>('/infer', { schema: { body: inferBodySchema, response: inferResponseSchema }, ...hooks('/infer') }, async (request, reply) => {
+  /** The response body; `arm` is left out of the JSON when no experiment chose the version. */
+  const answer = (request: FastifyRequest, result: PredictResult, requestId: string) => {
+    tagVersion(request, result.modelVersion)
+    return { output: result.output, model_id: result.modelId, model_version: result.modelVersion, request_id: requestId, arm: result.arm ?? undefined }
+  }
+
+  // Not an async handler: a synchronous model's answer is sent in the same turn, with no promise
+  // made (Fastify sends a returned value, and a throw as an error, as it does for async handlers).
+  app.post<{ Body: InferBody }>('/infer', { schema: { body: inferBodySchema, response: inferResponseSchema }, ...hooks('/infer') }, (request, reply) => {
     const body = request.body
     const requestId = pickRequestId(body.request_id, request.headers['x-request-id'])
     void reply.header('x-request-id', requestId)
@@ -71,10 +105,8 @@ export function inferRoutes(
     const signal = disconnectSignal(reply)
     // With tracing on, the data plane runs inside the request's span, so routing and predict become its children.
     const t = tracing === undefined ? undefined : traceOf(request)
-    const result = t === undefined ? await predict(req, signal) : await tracing!.within(t, () => predict(req, signal))
-    tagVersion(request, result.modelVersion)
-    // `arm` is left out of the JSON when no experiment chose the version.
-    return { output: result.output, model_id: result.modelId, model_version: result.modelVersion, request_id: requestId, arm: result.arm ?? undefined }
+    const result = t === undefined ? predict(req, signal) : tracing!.within(t, () => predict(req, signal))
+    return result instanceof Promise ? result.then((r) => answer(request, r, requestId)) : answer(request, result, requestId)
   })
 
   app.post<{ Body: BatchBody }>(

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { ServekitError } from '../../../src/errors.js'
+import type { MaybePromise } from '../../../src/model/maybe-promise.js'
 import type { PredictRequest } from '../../../src/model/predictor.js'
 import { withBatching, type BatchTarget } from '../../../src/traffic/batcher.js'
 
@@ -41,7 +42,7 @@ function setup(settings: { maxBatchSize: number; maxDelayMs: number }) {
   return { versions, sizes, unbatched, call }
 }
 
-const outcome = (p: Promise<{ output: unknown }>) => p.then((r) => r.output, (e: Error) => (e.name === 'ServekitError' ? (e as ServekitError).code : e.name))
+const outcome = (p: MaybePromise<{ output: unknown }>) => Promise.resolve(p).then((r) => r.output, (e: Error) => (e.name === 'ServekitError' ? (e as ServekitError).code : e.name))
 
 describe('withBatching', () => {
   it('groups concurrent calls into predictBatch calls of at most maxBatchSize, each caller getting its own output', async () => {

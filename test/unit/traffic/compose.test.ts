@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { modelConfigSchema } from '../../../src/config/schema.js'
+import { toPromise } from '../../../src/model/maybe-promise.js'
 import { createPredictor } from '../../../src/model/predictor.js'
 import { ModelRegistry } from '../../../src/model/registry.js'
 import { createLogger } from '../../../src/observe/logger.js'
@@ -121,15 +122,15 @@ describe('buildTraffic', () => {
   })
 
   it('times out a stuck model, and keeps its slot taken until it really ends', async () => {
-    const first = await traffic.predict({ modelId: 'stuck', features: {}, requestId: 's1' }, never).catch((e: { code: string }) => e.code)
+    const first = await toPromise(() => traffic.predict({ modelId: 'stuck', features: {}, requestId: 's1' }, never)).catch((e: { code: string }) => e.code)
     expect(first).toBe('prediction_timeout')
-    expect(await traffic.predict({ modelId: 'stuck', features: {}, requestId: 's2' }, never).catch((e: { code: string }) => e.code)).toBe('overloaded')
+    expect(await toPromise(() => traffic.predict({ modelId: 'stuck', features: {}, requestId: 's2' }, never)).catch((e: { code: string }) => e.code)).toBe('overloaded')
     // Other models are not affected.
     expect((await traffic.predict({ modelId: 'quiet', features: { x: 1 }, requestId: 's3' }, never)).output).toBe(1)
     ;(globalThis as { __release?: (v: unknown) => void }).__release?.(0)
   })
 
   it('answers model_not_found for unknown ids through the data plane below', async () => {
-    await expect(traffic.predict({ modelId: 'nope', features: {}, requestId: 'n' }, never)).rejects.toMatchObject({ code: 'model_not_found' })
+    expect(() => traffic.predict({ modelId: 'nope', features: {}, requestId: 'n' }, never)).toThrow(expect.objectContaining({ code: 'model_not_found' }))
   })
 })
