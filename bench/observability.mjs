@@ -94,6 +94,8 @@ const ON = { metrics: { enabled: true }, logging: { level: 'info', accessLogSamp
 const variants = {
   off: { ...base, ...OFF },
   on: { ...base, ...ON },
+  // Drift monitoring is on in both off and on (its default); this one has it off too.
+  off_without_monitoring: { ...base, ...OFF, monitoring: { enabled: false } },
   // --breakdown: one feature on at a time, to see which costs what.
   metrics_only: { ...base, ...OFF, metrics: ON.metrics },
   metrics_without_process_metrics: { ...base, ...OFF, metrics: { ...ON.metrics, processMetrics: false } },

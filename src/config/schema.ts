@@ -265,6 +265,12 @@ export const configSchema = z
         enabled: z.boolean().default(true),
         /** Fraction of predictions recorded (0 to 1). */
         sampleRate: z.number().min(0).max(1).default(1),
+        /**
+         * Most predictions recorded per second per model version in each worker (0: no limit). Above
+         * it, a random share is recorded (limit / the last second's rate): plenty for the statistics,
+         * and the cost stays bounded on busy models.
+         */
+        maxPerSecond: z.number().int().min(0).default(200),
         /** PSI above which a feature counts as drifted (logged, and flagged on GET /models/:id/monitoring). */
         threshold: z.number().positive().default(0.25),
         /** Numeric values a feature needs before its PSI is computed: with fewer, sampling noise dominates. */
@@ -273,7 +279,7 @@ export const configSchema = z
         intervalMs: z.number().int().min(100).default(60_000),
       })
       .strict()
-      .default({ enabled: true, sampleRate: 1, threshold: 0.25, minCount: 100, intervalMs: 60_000 }),
+      .default({ enabled: true, sampleRate: 1, maxPerSecond: 200, threshold: 0.25, minCount: 100, intervalMs: 60_000 }),
     logging: z
       .object({
         level: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

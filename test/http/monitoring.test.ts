@@ -34,8 +34,9 @@ beforeAll(async () => {
     store: join(dir, 'store'),
     pollIntervalMs: 0,
     models: { steady: { module: SCORE_MODULE }, drifting: { module: SCORE_MODULE } },
-    // Checked often so the warning shows within the test; the default is once a minute.
-    monitoring: { intervalMs: 200, threshold: THRESHOLD },
+    // Checked often so the warning shows within the test; the default is once a minute. Every
+    // prediction recorded (no per-second limit), so that counts are exact.
+    monitoring: { intervalMs: 200, threshold: THRESHOLD, maxPerSecond: 0 },
     predictionLog: { enabled: false },
   }
   await writeFile(join(dir, 'servekit.config.mjs'), `export default ${JSON.stringify(config)}\n`)

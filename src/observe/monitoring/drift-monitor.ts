@@ -18,9 +18,17 @@ export interface DriftMonitorOptions {
   lookup: VersionLookup
   /** Fraction of predictions recorded, 0 to 1. */
   sampleRate: number
+  /**
+   * Most predictions recorded per second per version (in this process); 0 for no limit. Above it,
+   * each prediction is recorded with probability limit / last second's rate, so busy versions cost a
+   * bounded amount of work while quiet ones are counted in full.
+   */
+  maxPerSecond?: number
   maxFeatures?: number
   /** For tests: a deterministic sampler. */
   random?: () => number
+  /** For tests: the clock (ms). */
+  now?: () => number
 }
 
 interface VersionState {
@@ -33,6 +41,10 @@ interface VersionState {
   /** The object output's monitored field; undefined until chosen (and for plain-number outputs). */
   outputField: string | undefined
   truncated: boolean
+  /** The rate limit's window: when it started, predictions seen in it, and the share now recorded. */
+  windowStart: number
+  arrivals: number
+  keep: number
   /** Counts one feature value of the prediction being recorded: made once per version, not per prediction. */
   readonly visit: (name: string, value: number) => void
 }
@@ -46,12 +58,16 @@ export class DriftMonitor implements PredictionListener {
   private readonly models = new Map<string, Map<string, VersionState>>()
   private readonly lookup: VersionLookup
   private readonly sampleRate: number
+  private readonly maxPerSecond: number
   private readonly maxFeatures: number
   private readonly random: () => number
+  private readonly now: () => number
 
   constructor(options: DriftMonitorOptions) {
     this.lookup = options.lookup
     this.sampleRate = options.sampleRate
+    this.maxPerSecond = options.maxPerSecond ?? 0
+    this.now = options.now ?? Date.now
     this.maxFeatures = options.maxFeatures ?? MAX_FEATURES
     this.random = options.random ?? Math.random
   }
@@ -65,7 +81,7 @@ export class DriftMonitor implements PredictionListener {
     try {
       if (this.sampleRate < 1 && this.random() >= this.sampleRate) return
       const state = this.state(event.model_id, event.model_version)
-      if (state) this.update(state, event)
+      if (state && this.admit(state)) this.update(state, event)
     } catch {
       // A monitoring bug must never reach a request; the event is simply not counted.
     }
@@ -115,6 +131,9 @@ export class DriftMonitor implements PredictionListener {
       output: undefined,
       outputField: reference?.output?.field,
       truncated: false,
+      windowStart: this.now(),
+      arrivals: 0,
+      keep: 1,
       visit: (name, x) => this.addFeature(state, name, x),
     }
     // Reference features are tracked from the first prediction, so one that never arrives shows as 100% missing.
@@ -134,6 +153,21 @@ export class DriftMonitor implements PredictionListener {
     if (y === undefined) return
     state.outputField ??= y.field
     ;(state.output ??= new StreamingStats(undefined, index)).add(y.value)
+  }
+
+  /** The per-second limit: whether this prediction is recorded. */
+  private admit(state: VersionState): boolean {
+    if (this.maxPerSecond <= 0) return true
+    const now = this.now()
+    const elapsed = now - state.windowStart
+    if (elapsed >= 1000) {
+      const rate = (state.arrivals * 1000) / elapsed
+      state.keep = rate > this.maxPerSecond ? this.maxPerSecond / rate : 1
+      state.windowStart = now
+      state.arrivals = 0
+    }
+    state.arrivals++
+    return state.keep >= 1 || this.random() < state.keep
   }
 
   private addFeature(state: VersionState, name: string, x: number): void {

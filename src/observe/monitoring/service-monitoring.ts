@@ -8,6 +8,7 @@ import type { GatheredSnapshots, SnapshotQuery } from './snapshot.js'
 /** `monitoring` in servekit.config.ts (defaults in config/schema.ts). */
 export interface MonitoringConfig {
   sampleRate: number
+  maxPerSecond: number
   threshold: number
   minCount: number
   intervalMs: number
@@ -18,6 +19,7 @@ export interface ModelMonitoringReport {
   model_id: string
   threshold: number
   min_count: number
+  max_per_second: number
   sample_rate: number
   /** Workers whose state is included (all of them unless one did not answer in time). */
   workers: { total: number; answered: number }
@@ -41,7 +43,7 @@ export function createMonitoring(
   config: MonitoringConfig,
   deps: { lookup: VersionLookup; logger: Logger; registry: Registry | undefined; gather?: ((query: SnapshotQuery) => Promise<GatheredSnapshots>) | undefined },
 ): Monitoring {
-  const monitor = new DriftMonitor({ lookup: deps.lookup, sampleRate: config.sampleRate })
+  const monitor = new DriftMonitor({ lookup: deps.lookup, sampleRate: config.sampleRate, maxPerSecond: config.maxPerSecond })
   const local = async (query: SnapshotQuery): Promise<GatheredSnapshots> => ({ snapshots: monitor.snapshot(query), workers: { total: 1, answered: 1 } })
   const gather = deps.gather ?? local
   let watch: DriftWatch | undefined
@@ -57,7 +59,7 @@ export function createMonitoring(
       const options = { threshold: config.threshold, minCount: config.minCount }
       const versions = snapshots.filter((s) => s.model_id === modelId).map((s) => reportVersion(s, options))
       for (const v of loaded) if (!versions.some((r) => r.model_version === v.version)) versions.push(emptyVersionReport(v.version, v.hasReference))
-      return { model_id: modelId, threshold: config.threshold, min_count: config.minCount, sample_rate: config.sampleRate, workers, versions }
+      return { model_id: modelId, threshold: config.threshold, min_count: config.minCount, sample_rate: config.sampleRate, max_per_second: config.maxPerSecond, workers, versions }
     },
     close: () => watch?.stop(),
   }

@@ -186,10 +186,56 @@ describe('DriftWatch', () => {
   })
 })
 
+describe('DriftMonitor: maxPerSecond', () => {
+  it('records every prediction up to the limit, then a share that keeps about the limit per second', () => {
+    let now = 0
+    const monitor = new DriftMonitor({ lookup: loadedWith(undefined), sampleRate: 1, maxPerSecond: 100, random: seeded(4), now: () => now })
+    const second = (n: number) => {
+      for (let i = 0; i < n; i++) {
+        now += 1000 / n
+        monitor.record(event({ x: i }, 1))
+      }
+    }
+    const count = () => monitor.snapshot(ALL)[0]!.events
+    // A quiet second (60 predictions): every one counted.
+    second(60)
+    expect(count()).toBe(60)
+    // Traffic jumps to 5000 a second: the share follows one window (a second) late...
+    second(5000)
+    const afterRamp = count()
+    expect(afterRamp).toBeGreaterThan(160)
+    // ...and from then on about 100 a second are recorded (limit / rate), not 5000.
+    for (let s = 0; s < 10; s++) second(5000)
+    const recorded = count() - afterRamp
+    expect(recorded).toBeGreaterThan(800)
+    expect(recorded).toBeLessThan(1200)
+    // Traffic drops back: once a window saw only the quiet traffic, every prediction counts again.
+    for (let s = 0; s < 3; s++) second(50)
+    const before = count()
+    second(50)
+    expect(count() - before).toBe(50)
+  })
+
+  it('limits each version on its own: a busy version does not starve a quiet one', () => {
+    let now = 0
+    const monitor = new DriftMonitor({ lookup: loadedWith(undefined, ['1', '2']), sampleRate: 1, maxPerSecond: 10, random: seeded(5), now: () => now })
+    for (let s = 0; s < 5; s++) {
+      for (let i = 0; i < 1000; i++) {
+        now += 1
+        monitor.record(event({ x: i }, 1, 'm', '1'))
+        if (i % 200 === 0) monitor.record(event({ x: i }, 1, 'm', '2'))
+      }
+    }
+    const byVersion = Object.fromEntries(monitor.snapshot(ALL).map((v) => [v.model_version, v.events]))
+    expect(byVersion['2']).toBe(25)
+    expect(byVersion['1']).toBeLessThan(1000 + 4 * 20)
+  })
+})
+
 describe('GET /models/:id/monitoring (in one process)', () => {
   async function app(stats: TrainingStats | undefined, enabled = true) {
     const { logger } = fakeLogger()
-    const monitoring = enabled ? createMonitoring({ sampleRate: 1, threshold: 0.25, minCount: 100, intervalMs: 60_000 }, { lookup: loadedWith(stats), logger, registry: undefined }) : undefined
+    const monitoring = enabled ? createMonitoring({ sampleRate: 1, maxPerSecond: 0, threshold: 0.25, minCount: 100, intervalMs: 60_000 }, { lookup: loadedWith(stats), logger, registry: undefined }) : undefined
     const registry = {
       ids: ['m'],
       get: (id: string) => (id === 'm' ? { loaded: new Map([['1', { version: '1', artifact: { manifest: { training_stats: stats } } }]]) } : undefined),
