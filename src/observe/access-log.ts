@@ -20,6 +20,14 @@ export interface AccessLog {
   close(): Promise<void>
 }
 
+const ASCII = /^[\x00-\x7f]*$/
+const pathCache = new Map<string, string>()
+/** The route's path as JSON: a handful of paths, each escaped once. */
+const pathJson = (path: string): string => {
+  let json = pathCache.get(path)
+  if (json === undefined) pathCache.set(path, (json = JSON.stringify(path)))
+  return json
+}
 /** Writes stay at or under PIPE_BUF, so they are atomic on a pipe: lines from several workers never tear. */
 const MAX_WRITE = 4096
 
@@ -55,12 +63,15 @@ export function createAccessLog(options: { pretty: boolean; flushMs?: number }):
   timer.unref()
   return {
     write(e) {
+      const modelId = e.modelId === null ? 'null' : JSON.stringify(e.modelId)
       const line =
         head + isoTime(Date.now()) + pid + (e.requestId === null ? 'null' : JSON.stringify(e.requestId)) +
-        ',"model_id":' + (e.modelId === null ? 'null' : JSON.stringify(e.modelId)) +
+        ',"model_id":' + modelId +
         ',"model_version":' + (e.modelVersion === null ? 'null' : JSON.stringify(e.modelVersion)) +
-        ',"status":' + e.status + ',"latency_ms":' + e.latencyMs + ',"path":' + JSON.stringify(e.path) + '}\n'
-      const bytes = Buffer.byteLength(line)
+        ',"status":' + e.status + ',"latency_ms":' + e.latencyMs + ',"path":' + pathJson(e.path) + '}\n'
+      // Every part is ASCII (request ids are checked printable ASCII, versions are safe names, the
+      // rest is ours) but the client's model id: its UTF-8 bytes beyond one per character are added.
+      const bytes = line.length + (ASCII.test(modelId) ? 0 : Buffer.byteLength(modelId) - modelId.length)
       if (chunkBytes + bytes > MAX_WRITE) flush()
       chunk += line
       chunkBytes += bytes
