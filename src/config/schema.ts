@@ -147,6 +147,8 @@ const sinkSchema = z.discriminatedUnion('type', [
       maxBytes: z.number().int().min(1024).default(100 * 1024 * 1024),
       /** A file takes no new events once it is this old. */
       maxAgeMs: z.number().int().positive().default(3_600_000),
+      /** Most bytes of prediction files kept in `dir`: the oldest are deleted at each rotation (0: keep everything). */
+      maxTotalBytes: z.number().int().min(0).default(1024 * 1024 * 1024),
     })
     .strict(),
   z.object({ type: z.literal('stdout') }).strict(),
@@ -186,7 +188,7 @@ const sampleRate = z.number().min(0).max(1)
 
 const predictionLogDefaults = {
   enabled: true,
-  sink: { type: 'jsonl' as const, dir: './prediction-logs', maxBytes: 100 * 1024 * 1024, maxAgeMs: 3_600_000 },
+  sink: { type: 'jsonl' as const, dir: './prediction-logs', maxBytes: 100 * 1024 * 1024, maxAgeMs: 3_600_000, maxTotalBytes: 1024 * 1024 * 1024 },
   sampleRate: 1,
   models: {},
   bufferSize: 10_000,

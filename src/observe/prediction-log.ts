@@ -197,7 +197,12 @@ export interface PredictionLogConfig {
 export function createPredictionLog(config: PredictionLogConfig, ctx: { baseDir: string; logger: Logger; metrics?: Metrics | undefined }): PredictionLog | undefined {
   if (!config.enabled) return undefined
   const warnConnection = rateLimited(ctx.logger, 30_000)
-  const { sink, name } = createSink(config.sink, { baseDir: ctx.baseDir, onError: (err) => warnConnection({ err, sink: config.sink.type }, 'prediction log: sink connection error') })
+  const { sink, name } = createSink(config.sink, {
+    baseDir: ctx.baseDir,
+    onError: (err) => warnConnection({ err, sink: config.sink.type }, 'prediction log: sink connection error'),
+    onDeleted: (files) =>
+      ctx.logger.info({ files: files.map((f) => f.name), bytes: files.reduce((n, f) => n + f.bytes, 0) }, 'prediction log: deleted the oldest files to stay under maxTotalBytes'),
+  })
   return new PredictionLog({
     sink,
     sinkName: name,

@@ -7,7 +7,7 @@ import { StdoutSink } from './stdout-sink.js'
 
 /** `predictionLog.sink` after validation (config/schema.ts fills the defaults). */
 export type SinkConfig =
-  | { type: 'jsonl'; dir: string; maxBytes: number; maxAgeMs: number }
+  | { type: 'jsonl'; dir: string; maxBytes: number; maxAgeMs: number; maxTotalBytes: number }
   | { type: 'stdout' }
   | { type: 'http'; url: string; timeoutMs: number; headers: Record<string, string> }
   | { type: 'redis'; url: string; stream: string; maxLen: number; timeoutMs: number }
@@ -18,13 +18,15 @@ export interface SinkContext {
   baseDir: string
   /** Told about connection errors of sinks that reconnect by themselves. */
   onError: (err: Error) => void
+  /** Told which old files the JSONL sink deleted to stay under `maxTotalBytes`. */
+  onDeleted?: (files: ReadonlyArray<{ name: string; bytes: number }>) => void
 }
 
 /** The sink a config names, and the label its events are counted under. */
 export function createSink(config: SinkConfig, ctx: SinkContext): { sink: PredictionSink; name: string } {
   switch (config.type) {
     case 'jsonl':
-      return { name: 'jsonl', sink: new JsonlFileSink({ dir: resolve(ctx.baseDir, config.dir), maxBytes: config.maxBytes, maxAgeMs: config.maxAgeMs }) }
+      return { name: 'jsonl', sink: new JsonlFileSink({ dir: resolve(ctx.baseDir, config.dir), maxBytes: config.maxBytes, maxAgeMs: config.maxAgeMs, maxTotalBytes: config.maxTotalBytes, onDeleted: ctx.onDeleted }) }
     case 'stdout':
       return { name: 'stdout', sink: new StdoutSink() }
     case 'http':

@@ -1,4 +1,4 @@
-import { mkdir, open, type FileHandle } from 'node:fs/promises'
+import { mkdir, open, readdir, stat, unlink, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { PredictionEvent } from '../prediction-event.js'
 import { eventJson, type PredictionSink } from './sink.js'
@@ -10,6 +10,15 @@ export interface JsonlFileSinkOptions {
   maxBytes: number
   /** A file takes no events once it is this old; the next batch starts a new one. */
   maxAgeMs: number
+  /**
+   * Most bytes of prediction files kept in `dir` (0: no limit): at each rotation the oldest closed
+   * files are deleted until the rest fit. Files other processes may still append to (opened less
+   * than `maxAgeMs` plus a minute ago) are never deleted, so the directory can exceed the limit by
+   * up to one file per writing process.
+   */
+  maxTotalBytes?: number
+  /** Told which files retention deleted. */
+  onDeleted?: (files: ReadonlyArray<{ name: string; bytes: number }>) => void
   /** Tells this process's files from other processes' (default: the pid). */
   tag?: string
   /** Clock, for tests. */
@@ -27,6 +36,7 @@ interface OpenFile {
  * Appends events as JSON lines to `<dir>/predictions-<UTC time>-<pid>-<n>.jsonl`, rotating by size
  * and age. Every process writes only its own files, so lines of different workers never interleave,
  * and names sort by creation time. Files are opened lazily: a process that logs nothing leaves none.
+ * With `maxTotalBytes`, the oldest files are deleted at rotation so the directory cannot fill a disk.
  */
 export class JsonlFileSink implements PredictionSink {
   private file: OpenFile | undefined
@@ -94,9 +104,43 @@ export class JsonlFileSink implements PredictionSink {
     // 'ax': append, and fail rather than share a file should a name ever repeat.
     const handle = await open(path, 'ax')
     this.file = { handle, path, openedAt: now, bytes: 0 }
+    if (this.options.maxTotalBytes) await this.prune(this.options.maxTotalBytes, now, path)
     return this.file
   }
+
+  /** Deletes the oldest closed prediction files of the directory until the others fit in `limit` bytes. */
+  private async prune(limit: number, now: number, current: string): Promise<void> {
+    try {
+      const names = (await readdir(this.options.dir)).filter((n) => FILE_NAME.test(n)).sort()
+      const files = await Promise.all(names.map(async (name) => ({ name, bytes: (await stat(join(this.options.dir, name)).catch(() => undefined))?.size ?? 0 })))
+      let total = files.reduce((sum, f) => sum + f.bytes, 0)
+      const deleted: Array<{ name: string; bytes: number }> = []
+      for (const f of files) {
+        if (total <= limit) break
+        const path = join(this.options.dir, f.name)
+        if (path === current || !this.closed(f.name, now)) continue
+        await unlink(path).catch(() => {})
+        total -= f.bytes
+        deleted.push(f)
+      }
+      if (deleted.length > 0) this.options.onDeleted?.(deleted)
+    } catch {
+      // Retention is housekeeping: a failure here must not fail the batch (it runs again next rotation).
+    }
+  }
+
+  /** Whether no process appends to this file any more: this process's own older files, or anyone's opened long enough ago. */
+  private closed(name: string, now: number): boolean {
+    const m = FILE_NAME.exec(name)
+    if (!m) return false
+    if (m[2] === this.tag) return true
+    const opened = Date.parse(`${m[1]!.slice(0, 4)}-${m[1]!.slice(4, 6)}-${m[1]!.slice(6, 8)}T${m[1]!.slice(9, 11)}:${m[1]!.slice(11, 13)}:${m[1]!.slice(13, 15)}.${m[1]!.slice(15, 18)}Z`)
+    return Number.isFinite(opened) && now - opened > this.options.maxAgeMs + 60_000
+  }
 }
+
+/** `predictions-20261128T160456123Z-<tag>-000001.jsonl`: the open time, the writer's tag, a sequence number. */
+const FILE_NAME = /^predictions-(\d{8}T\d{9}Z)-(.+)-\d{6,}\.jsonl$/
 
 /** On disk before closing: a finished file survives a machine crash right after rotation or shutdown. */
 async function finish(file: OpenFile): Promise<void> {

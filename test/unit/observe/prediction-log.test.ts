@@ -313,7 +313,7 @@ describe('createPredictionLog', () => {
   it('writes JSONL files under the directory relative to the config file, with per-model rates', async () => {
     dir = await mkdtemp(join(tmpdir(), 'servekit-plog-'))
     const log = createPredictionLog(
-      { ...base, enabled: true, models: { eta: { sampleRate: 0 } }, sink: { type: 'jsonl', dir: './logs', maxBytes: 1 << 20, maxAgeMs: 60_000 } },
+      { ...base, enabled: true, models: { eta: { sampleRate: 0 } }, sink: { type: 'jsonl', dir: './logs', maxBytes: 1 << 20, maxAgeMs: 60_000, maxTotalBytes: 0 } },
       { baseDir: dir, logger },
     )!
     expect(log.wants('eta')).toBe(false)

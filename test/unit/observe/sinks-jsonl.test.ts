@@ -89,6 +89,40 @@ describe('JsonlFileSink', () => {
     expect(files.flatMap((f) => f.events)).toEqual(all)
   })
 
+  it('keeps the directory under maxTotalBytes by deleting the oldest closed files, and says which', async () => {
+    const deleted: string[] = []
+    const sink = createSink({ maxBytes: 1024, maxTotalBytes: 4096, onDeleted: (files) => deleted.push(...files.map((f) => f.name)) })
+    const all = Array.from({ length: 200 }, (_, i) => event(i))
+    for (let i = 0; i < all.length; i += 17) await sink.write(all.slice(i, i + 17))
+    await sink.close()
+    const files = await readAll()
+    // At most 4 KiB of closed files, plus the file open at the last rotation.
+    expect(files.reduce((n, f) => n + f.bytes, 0)).toBeLessThanOrEqual(4096 + 1024)
+    // What is left is the newest events, in order, with nothing missing after the first one kept.
+    const kept = files.flatMap((f) => f.events)
+    expect(kept).toEqual(all.slice(all.length - kept.length))
+    expect(deleted.length).toBeGreaterThan(5)
+    expect(deleted).toEqual([...deleted].sort())
+    expect(files.map((f) => f.name).every((n) => n > deleted.at(-1)!)).toBe(true)
+  })
+
+  it("never deletes another process's file that may still be open, however full the directory", async () => {
+    let now = 1_800_000_000_000
+    const other = createSink({ tag: 'other', maxBytes: 1024, maxTotalBytes: 0, now: () => now })
+    await other.write([event(0, { blob: 'x'.repeat(900) })])
+    const mine = createSink({ tag: 'mine', maxBytes: 1024, maxTotalBytes: 1, maxAgeMs: 60_000, now: () => now })
+    await mine.write([event(1)])
+    await mine.write([event(2, { blob: 'y'.repeat(1000) })]) // rotates: prunes
+    let names = (await readAll()).map((f) => f.name)
+    expect(names.some((n) => n.includes('-other-'))).toBe(true)
+    // Once the other file is older than maxAgeMs plus a minute, nobody can append to it: it goes.
+    now += 60_000 + 60_001
+    await mine.write([event(3, { blob: 'z'.repeat(1000) })])
+    names = (await readAll()).map((f) => f.name)
+    expect(names.some((n) => n.includes('-other-'))).toBe(false)
+    expect(names.some((n) => n.includes('-mine-'))).toBe(true)
+  })
+
   it('gives a line larger than maxBytes a file of its own rather than dropping it', async () => {
     const sink = createSink({ maxBytes: 1024 })
     const big = event(1, { blob: 'x'.repeat(3000) })
