@@ -8,7 +8,7 @@ describe('config: predictionLog', () => {
   it('defaults to JSONL files in ./prediction-logs, every prediction, bounded buffer', () => {
     expect(validateConfig({ models }, 'servekit.config.ts').config.predictionLog).toEqual({
       enabled: true,
-      sink: { type: 'jsonl', dir: './prediction-logs', maxBytes: 104_857_600, maxAgeMs: 3_600_000 },
+      sink: { type: 'jsonl', dir: './prediction-logs', maxBytes: 104_857_600, maxAgeMs: 3_600_000, maxTotalBytes: 1_073_741_824 },
       sampleRate: 1,
       models: {},
       bufferSize: 10_000,
@@ -19,7 +19,7 @@ describe('config: predictionLog', () => {
   })
 
   it('fills each sink type’s defaults', () => {
-    expect(parse({ sink: { type: 'jsonl', dir: '/var/log/preds' } }).sink).toEqual({ type: 'jsonl', dir: '/var/log/preds', maxBytes: 104_857_600, maxAgeMs: 3_600_000 })
+    expect(parse({ sink: { type: 'jsonl', dir: '/var/log/preds' } }).sink).toEqual({ type: 'jsonl', dir: '/var/log/preds', maxBytes: 104_857_600, maxAgeMs: 3_600_000, maxTotalBytes: 1_073_741_824 })
     expect(parse({ sink: { type: 'http', url: 'https://collector.example/events' } }).sink).toEqual({ type: 'http', url: 'https://collector.example/events', timeoutMs: 5000, headers: {} })
     expect(parse({ sink: { type: 'redis', url: 'redis://127.0.0.1:6379' } }).sink).toEqual({ type: 'redis', url: 'redis://127.0.0.1:6379', stream: 'servekit:predictions', maxLen: 1_000_000, timeoutMs: 5000 })
     expect(parse({ sink: { type: 'stdout' } }).sink).toEqual({ type: 'stdout' })
