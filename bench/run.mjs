@@ -41,6 +41,8 @@ const USAGE = `usage: npm run bench -- [options]
   --quick             smoke mode: bare and servekit, sum, one second per run
   --out FILE          results JSON (default bench/results/latest.json)
   --cpu-prof DIR      run servekit under node --cpu-prof: profiles in DIR/servekit/ (one per process)
+  --pin               servers on CPU 0, load generators on CPU 1 (taskset): the latency of a server
+                      that does not share its core with the load generator; use with --workers 1
   --no-install        do not apt-get install wrk when it is missing`
 
 const { values: flags } = parseArgs({
@@ -59,6 +61,7 @@ const { values: flags } = parseArgs({
     out: { type: 'string', default: join(BENCH, 'results/latest.json') },
     'cpu-prof': { type: 'string' },
     'no-install': { type: 'boolean', default: false },
+    pin: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 })
@@ -78,7 +81,9 @@ const settings = {
   slices: posInt(flags.slices ?? (quick ? '1' : '2'), 'slices'),
   servers: (flags.servers ?? (quick ? 'bare,servekit' : 'bare,servekit,flask')).split(','),
   models: (flags.models ?? (quick ? 'sum' : 'sum,tabular')).split(','),
+  pin: flags.pin,
 }
+if (settings.pin && os.availableParallelism() < 2) usage('--pin needs two cores')
 for (const s of settings.servers) if (!['bare', 'servekit', 'servekit-lean', 'flask'].includes(s)) usage(`unknown server "${s}"`)
 for (const m of settings.models) if (!(m in BODY)) usage(`unknown model "${m}"`)
 if (!settings.servers.includes('bare')) usage('the bare server is the reference for every ratio: keep it in --servers')
@@ -155,6 +160,7 @@ async function stopServer(server) {
  * pays for its logging what it would pay writing to a container runtime's pipe.
  */
 function startProcess(name, cmd, args, env, readyFromLine, timeoutMs = 30_000) {
+  ;[cmd, args] = pinned(0, cmd, args)
   const proc = track(spawn(cmd, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], detached: true }), true)
   let tail = ''
   let ready = false
@@ -320,7 +326,13 @@ function assertAlive(server) {
   }
 }
 
+/** --pin: `taskset -c <cpu>` in front (taskset execs the command: the pid stays the server's). */
+function pinned(cpu, cmd, args) {
+  return settings.pin ? ['taskset', ['-c', String(cpu), cmd, ...args]] : [cmd, args]
+}
+
 function runChild(cmd, args, env, timeoutMs) {
+  ;[cmd, args] = pinned(1, cmd, args)
   const proc = track(spawn(cmd, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }), false)
   let out = ''
   let err = ''
@@ -601,7 +613,7 @@ function table(report) {
   const s = report.settings
   const head = [
     `servekit bench — ${report.machine.cpus} cores (${report.machine.cpu_model}), node ${report.machine.node}, load average before ${report.machine.load_avg_before[0]}`,
-    `every server: ${s.workers} workers on 127.0.0.1; saturation: wrk -t${s.saturation.threads} -c${s.saturation.connections}, ${s.saturation.duration_s} s; fixed rate: open loop, ${s.fixed_rate.duration_s} s per rate, latency from the scheduled send`,
+    `every server: ${s.workers} workers on 127.0.0.1${s.pin ? ' (servers on CPU 0, load generators on CPU 1)' : ''}; saturation: wrk -t${s.saturation.threads} -c${s.saturation.connections}, ${s.saturation.duration_s} s; fixed rate: open loop, ${s.fixed_rate.duration_s} s per rate, latency from the scheduled send`,
     s.slices > 1 ? `each measurement in ${s.slices} slices with the servers alternating; saturation percentiles are the worst slice's` : '',
     '',
   ]
