@@ -12,6 +12,8 @@ export interface PrimaryOptions {
   shutdownTimeoutMs: number
   /** Kill and replace a worker whose event loop has been silent this long; 0 turns it off. */
   watchdogMs: number
+  /** A replacement worker (rolling restart, memory ceiling) that does not listen within this is stopped, and the worker it was to replace keeps serving. */
+  startupTimeoutMs: number
   logger: Logger
 }
 
@@ -90,6 +92,15 @@ export function runPrimary(options: PrimaryOptions): void {
       const fresh = fork()
       replacements.set(fresh.id, { old, reason, done })
       logger.info({ worker_pid: old.process.pid, reason }, 'starting a replacement worker')
+      // A replacement that hangs while loading (a store that does not answer, a load that never
+      // resolves) must not hold the rolling restart forever: stop it; its exit keeps the old worker.
+      const timer = setTimeout(() => {
+        if (!replacements.has(fresh.id) || fresh.isDead()) return
+        logger.error({ worker_pid: fresh.process.pid, startup_timeout_ms: options.startupTimeoutMs, replacing_pid: old.process.pid }, 'replacement worker did not listen in time; stopping it')
+        fresh.process.kill('SIGKILL')
+      }, options.startupTimeoutMs)
+      timer.unref()
+      fresh.once('exit', () => clearTimeout(timer))
     })
   }
 

@@ -103,6 +103,11 @@ export const serverConfigSchema = z
     /** Time in-flight requests get to finish after SIGTERM before workers are killed. */
     shutdownTimeoutMs: z.number().int().positive().default(25_000),
     /**
+     * Time a replacement worker (rolling restart, memory ceiling) has to load every model and
+     * listen; past it, it is stopped and the worker it was to replace keeps serving.
+     */
+    startupTimeoutMs: z.number().int().min(100).default(300_000),
+    /**
      * A worker whose event loop sends no heartbeat for this long (a synchronous infinite loop in
      * model code) is killed with SIGKILL and replaced; 0 turns the watchdog off.
      */

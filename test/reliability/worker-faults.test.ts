@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -169,3 +169,36 @@ async function waitForReplacements(svc: RunningService): Promise<void> {
   const listening = () => svc.logs.filter((l) => l.msg === 'worker listening').length
   await svc.waitForLog(() => listening() >= started(), 30_000)
 }
+
+describe('a replacement that never finishes loading', () => {
+  let svc: RunningService
+  let dir: string
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'servekit-hang-flag-'))
+    svc = await startService({ config: CONFIG, workers: 2, env: { SERVEKIT_TEST_HANG_FLAG: join(dir, 'hang'), SERVEKIT_TEST_STARTUP_TIMEOUT_MS: '3000' } })
+  })
+  afterAll(async () => {
+    expect(await svc.stop()).toBe(0)
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('is stopped after server.startupTimeoutMs; the rolling restart stops and the old workers keep serving', async () => {
+    const before = workerPids(svc)
+    // From now on a new worker's load of hang_on_flag never finishes.
+    await writeFile(join(dir, 'hang'), '')
+    svc.proc.kill('SIGHUP')
+    const timedOut = await svc.waitForLog((l) => l.msg === 'replacement worker did not listen in time; stopping it', 20_000)
+    expect(timedOut).toMatchObject({ startup_timeout_ms: 3000 })
+    expect(before.has(timedOut['replacing_pid'] as number)).toBe(true)
+    await svc.waitForLog((l) => l.msg === 'replacement worker failed to start; keeping the old one')
+    await svc.waitForLog((l) => l.msg === 'rolling restart stopped: a replacement failed to start (or shutting down)')
+    // Both original workers still serve, and nothing else took their place.
+    await allOk(svc, 40)
+    expect(svc.logs.some((l) => l.msg === 'worker replaced')).toBe(false)
+    // A second SIGHUP once the first ended is taken again (not refused as "in progress").
+    await rm(join(dir, 'hang'))
+    svc.proc.kill('SIGHUP')
+    await svc.waitForLog((l) => l.msg === 'rolling restart finished', 60_000)
+    await allOk(svc)
+  })
+})

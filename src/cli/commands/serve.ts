@@ -28,7 +28,7 @@ export function registerServe(program: Command): void {
       const { logging, server } = loaded.config
       if (cluster.isPrimary) {
         const logger = createLogger({ level: logging.level, pretty: logging.pretty, base: { role: 'primary' } })
-        runPrimary({ workers: resolveWorkers(server.workers), shutdownTimeoutMs: server.shutdownTimeoutMs, watchdogMs: server.watchdogMs, logger })
+        runPrimary({ workers: resolveWorkers(server.workers), shutdownTimeoutMs: server.shutdownTimeoutMs, watchdogMs: server.watchdogMs, startupTimeoutMs: server.startupTimeoutMs, logger })
       } else {
         const logger = createLogger({ level: logging.level, pretty: logging.pretty, base: { role: 'worker', worker: cluster.worker?.id } })
         await runWorker(loaded, logger)
