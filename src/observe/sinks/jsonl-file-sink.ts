@@ -58,21 +58,23 @@ export class JsonlFileSink implements PredictionSink {
     const { maxBytes, maxAgeMs } = this.options
     const now = this.now()
     let file = this.file !== undefined && now - this.file.openedAt < maxAgeMs ? this.file : await this.rotate(now)
-    let pending = ''
+    // Lines are collected and joined once: appending each to a string would build (and later
+    // flatten) a chain of a thousand concatenations per batch.
+    let pending: string[] = []
     let pendingBytes = 0
     for (const event of batch) {
-      const line = eventJson(event) + '\n'
-      const n = Buffer.byteLength(line)
+      const json = eventJson(event)
+      const n = Buffer.byteLength(json) + 1
       if (file.bytes + pendingBytes + n > maxBytes && file.bytes + pendingBytes > 0) {
-        await this.append(file, pending, pendingBytes)
-        pending = ''
+        if (pending.length > 0) await this.append(file, lines(pending), pendingBytes)
+        pending = []
         pendingBytes = 0
         file = await this.rotate(now)
       }
-      pending += line
+      pending.push(json)
       pendingBytes += n
     }
-    if (pendingBytes > 0) await this.append(file, pending, pendingBytes)
+    if (pendingBytes > 0) await this.append(file, lines(pending), pendingBytes)
   }
 
   async close(): Promise<void> {
@@ -138,6 +140,8 @@ export class JsonlFileSink implements PredictionSink {
     return Number.isFinite(opened) && now - opened > this.options.maxAgeMs + 60_000
   }
 }
+
+const lines = (jsons: readonly string[]): string => jsons.join('\n') + '\n'
 
 /** `predictions-20261128T160456123Z-<tag>-000001.jsonl`: the open time, the writer's tag, a sequence number. */
 const FILE_NAME = /^predictions-(\d{8}T\d{9}Z)-(.+)-\d{6,}\.jsonl$/

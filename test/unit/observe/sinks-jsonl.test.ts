@@ -39,8 +39,11 @@ async function readAll(): Promise<Array<{ name: string; bytes: number; events: P
   return Promise.all(
     names.map(async (name) => {
       const text = await readFile(join(dir, 'logs', name), 'utf8')
+      // One event per line: no blank line anywhere, one newline at the end.
       expect(text.endsWith('\n')).toBe(true)
-      return { name, bytes: (await stat(join(dir, 'logs', name))).size, events: text.trimEnd().split('\n').map((l) => JSON.parse(l) as PredictionEvent) }
+      const lines = text.slice(0, -1).split('\n')
+      expect(lines.filter((l) => l.trim() === '')).toEqual([])
+      return { name, bytes: (await stat(join(dir, 'logs', name))).size, events: lines.map((l) => JSON.parse(l) as PredictionEvent) }
     }),
   )
 }
