@@ -18,7 +18,7 @@ export interface PrimaryOptions {
 }
 
 /** The `reason` label of servekit_worker_restarts_total. */
-const RESTART_REASONS = ['crash', 'watchdog', 'memory', 'rolling'] as const
+const RESTART_REASONS = ['crash', 'watchdog', 'memory', 'rolling', 'startup'] as const
 type RestartReason = (typeof RESTART_REASONS)[number]
 /** A replacement on its way: it starts, listens, and only then is the worker it replaces drained. */
 interface Replacement {
@@ -54,7 +54,7 @@ export function runPrimary(options: PrimaryOptions): void {
   const registry = new Registry()
   const restarts = new Counter({
     name: 'servekit_worker_restarts_total',
-    help: 'Workers replaced, by reason: crash (exited unexpectedly), watchdog (event loop blocked), memory (above server.maxRssMb), rolling (SIGHUP).',
+    help: 'Workers replaced, by reason: crash (exited unexpectedly), watchdog (event loop blocked), memory (above server.maxRssMb), rolling (SIGHUP); startup counts replacements that failed to start (the old worker kept serving).',
     labelNames: ['reason'],
     registers: [registry],
   })
@@ -195,14 +195,15 @@ export function runPrimary(options: PrimaryOptions): void {
       drained.done(true)
       return
     }
-    const reason: RestartReason = byWatchdog ? 'watchdog' : 'crash'
-    restarts.inc({ reason })
     if (replacement && !replacement.old.isDead()) {
-      // A replacement died before listening: the worker it was to replace keeps serving.
-      logger.error({ worker_pid: worker.process.pid, code, signal, reason, replacing_pid: replacement.old.process.pid }, 'replacement worker failed to start; keeping the old one')
+      // A replacement died (or was stopped) before listening: the worker it was to replace keeps serving.
+      restarts.inc({ reason: 'startup' })
+      logger.error({ worker_pid: worker.process.pid, code, signal, reason: 'startup', replacing_pid: replacement.old.process.pid }, 'replacement worker failed to start; keeping the old one')
       replacement.done(false)
       return
     }
+    const reason: RestartReason = byWatchdog ? 'watchdog' : 'crash'
+    restarts.inc({ reason })
     if ([...replacements.values()].some((r) => r.old === worker)) {
       // Its replacement is already starting and takes its place.
       logger.error({ worker_pid: worker.process.pid, code, signal, reason }, 'worker died while being replaced')

@@ -195,6 +195,9 @@ describe('a replacement that never finishes loading', () => {
     // Both original workers still serve, and nothing else took their place.
     await allOk(svc, 40)
     expect(svc.logs.some((l) => l.msg === 'worker replaced')).toBe(false)
+    const m = await scrape(svc.url)
+    expect(m.get('servekit_worker_restarts_total{reason="startup"}')).toBe(1)
+    expect(m.get('servekit_worker_restarts_total{reason="crash"}')).toBe(0)
     // A second SIGHUP once the first ended is taken again (not refused as "in progress").
     await rm(join(dir, 'hang'))
     svc.proc.kill('SIGHUP')
