@@ -49,8 +49,9 @@ const MAX_WRITE = 4096
 export function createAccessLog(options: { pretty: boolean; flushMs?: number }): AccessLog {
   if (options.pretty) return prettyAccessLog()
   const destination = pino.destination({ fd: 1, sync: true, maxWrite: MAX_WRITE })
-  const head = `{"level":30,"time":"`
-  const pid = `","pid":${process.pid},"log":"access","request_id":`
+  // The line's constant parts, around the time: pino's fields first, as pino prints them.
+  const beforeTime = `{"level":30,"time":"`
+  const afterTime = `","pid":${process.pid},"log":"access","request_id":`
   let chunk = ''
   let chunkBytes = 0
   const flush = (): void => {
@@ -65,7 +66,7 @@ export function createAccessLog(options: { pretty: boolean; flushMs?: number }):
     write(e) {
       const modelId = e.modelId === null ? 'null' : JSON.stringify(e.modelId)
       const line =
-        head + isoTime(Date.now()) + pid + (e.requestId === null ? 'null' : JSON.stringify(e.requestId)) +
+        beforeTime + isoTime(Date.now()) + afterTime + (e.requestId === null ? 'null' : JSON.stringify(e.requestId)) +
         ',"model_id":' + modelId +
         ',"model_version":' + (e.modelVersion === null ? 'null' : JSON.stringify(e.modelVersion)) +
         ',"status":' + e.status + ',"latency_ms":' + e.latencyMs + ',"path":' + pathJson(e.path) + '}\n'

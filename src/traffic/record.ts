@@ -67,9 +67,10 @@ export interface Started {
 
 export const started = (): Started => ({ at: Date.now(), t0: performance.now() })
 
-export function predictionEvent(req: PredictRequest, res: PredictResult, start: Started, latencyMs: number, shadows: readonly ShadowRecord[]): PredictionEvent {
+/** `at`: when the request entered the data plane (`Date.now()`), for `ts`. */
+export function predictionEvent(req: PredictRequest, res: PredictResult, at: number, latencyMs: number, shadows: readonly ShadowRecord[]): PredictionEvent {
   return {
-    ts: isoTime(start.at),
+    ts: isoTime(at),
     request_id: req.requestId,
     model_id: res.modelId,
     model_version: res.modelVersion,
@@ -104,7 +105,7 @@ export function withEvents(recorder: Recorder) {
 
 function recordOne(recorder: Recorder, req: PredictRequest, res: PredictResult, at: number, t0: number): void {
   const picked = recorder.select(res.modelId)
-  if (picked) recorder.record(predictionEvent(req, res, { at, t0 }, performance.now() - t0, NO_SHADOWS), picked)
+  if (picked) recorder.record(predictionEvent(req, res, at, performance.now() - t0, NO_SHADOWS), picked)
 }
 
 /** The batch endpoint: one event per instance that got an output, all with the request's id. */

@@ -100,7 +100,7 @@ export class JsonlFileSink implements PredictionSink {
     this.file = undefined
     if (old) await finish(old)
     await mkdir(this.options.dir, { recursive: true })
-    const stamp = new Date(now).toISOString().replace(/[-:.]/g, '')
+    const stamp = fileStamp(now)
     // The sequence number is padded so that names sort in creation order even within a millisecond.
     const path = join(this.options.dir, `predictions-${stamp}-${this.tag}-${String(this.seq++).padStart(6, '0')}.jsonl`)
     // 'ax': append, and fail rather than share a file should a name ever repeat.
@@ -136,12 +136,17 @@ export class JsonlFileSink implements PredictionSink {
     const m = FILE_NAME.exec(name)
     if (!m) return false
     if (m[2] === this.tag) return true
-    const opened = Date.parse(`${m[1]!.slice(0, 4)}-${m[1]!.slice(4, 6)}-${m[1]!.slice(6, 8)}T${m[1]!.slice(9, 11)}:${m[1]!.slice(11, 13)}:${m[1]!.slice(13, 15)}.${m[1]!.slice(15, 18)}Z`)
+    const opened = stampTime(m[1]!)
     return Number.isFinite(opened) && now - opened > this.options.maxAgeMs + 60_000
   }
 }
 
 const lines = (jsons: readonly string[]): string => jsons.join('\n') + '\n'
+
+/** A file's open time in its name: the ISO time without separators, `20261128T160456123Z`. */
+const fileStamp = (ms: number): string => new Date(ms).toISOString().replace(/[-:.]/g, '')
+/** The time `fileStamp` wrote; NaN for anything else. */
+const stampTime = (stamp: string): number => Date.parse(stamp.replace(/^(\d{4})(\d\d)(\d\d)T(\d\d)(\d\d)(\d\d)(\d{3})Z$/, '$1-$2-$3T$4:$5:$6.$7Z'))
 
 /** `predictions-20261128T160456123Z-<tag>-000001.jsonl`: the open time, the writer's tag, a sequence number. */
 const FILE_NAME = /^predictions-(\d{8}T\d{9}Z)-(.+)-\d{6,}\.jsonl$/
