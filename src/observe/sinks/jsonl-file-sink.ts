@@ -41,6 +41,7 @@ interface OpenFile {
 export class JsonlFileSink implements PredictionSink {
   private file: OpenFile | undefined
   private seq = 0
+  private spareChunk: Buffer | undefined
   private readonly now: () => number
   private readonly tag: string
 
@@ -58,23 +59,46 @@ export class JsonlFileSink implements PredictionSink {
     const { maxBytes, maxAgeMs } = this.options
     const now = this.now()
     let file = this.file !== undefined && now - this.file.openedAt < maxAgeMs ? this.file : await this.rotate(now)
-    // Lines are collected and joined once: appending each to a string would build (and later
-    // flatten) a chain of a thousand concatenations per batch.
-    let pending: string[] = []
-    let pendingBytes = 0
-    for (const event of batch) {
-      const json = eventJson(event)
-      const n = Buffer.byteLength(json) + 1
-      if (file.bytes + pendingBytes + n > maxBytes && file.bytes + pendingBytes > 0) {
-        if (pending.length > 0) await this.append(file, lines(pending), pendingBytes)
-        pending = []
-        pendingBytes = 0
-        file = await this.rotate(now)
+    // Lines are encoded straight into a chunk buffer kept for the next batch, and the chunk is
+    // written when full: joining a batch into one string and encoding that into a fresh Buffer
+    // cost two megabyte-sized allocations and copies per batch (page faults, mostly).
+    const chunk = this.takeChunk()
+    try {
+      let used = 0
+      for (const event of batch) {
+        const json = eventJson(event)
+        // Worst case three bytes per UTF-16 unit, plus the newline: checked before encoding, so
+        // `write` never truncates a line.
+        const room = json.length * 3 + 1
+        if (room > chunk.length - used && used > 0) {
+          await this.append(file, chunk, used)
+          used = 0
+        }
+        let line: Buffer
+        let n: number
+        if (room > chunk.length) {
+          // A line larger than the chunk: a buffer of its own.
+          line = Buffer.from(json + '\n')
+          n = line.length
+        } else {
+          line = chunk
+          n = chunk.write(json, used) + 1
+          chunk[used + n - 1] = NEWLINE
+        }
+        // Rotation by size: this line starts the next file when it would push this one past maxBytes.
+        if (file.bytes + used + n > maxBytes && file.bytes + used > 0) {
+          if (used > 0) await this.append(file, chunk, used)
+          if (line === chunk) chunk.copyWithin(0, used, used + n)
+          used = 0
+          file = await this.rotate(now)
+        }
+        if (line === chunk) used += n
+        else await this.append(file, line, n)
       }
-      pending.push(json)
-      pendingBytes += n
+      if (used > 0) await this.append(file, chunk, used)
+    } finally {
+      this.spareChunk = chunk
     }
-    if (pendingBytes > 0) await this.append(file, lines(pending), pendingBytes)
   }
 
   async close(): Promise<void> {
@@ -83,9 +107,17 @@ export class JsonlFileSink implements PredictionSink {
     if (file) await finish(file)
   }
 
-  private async append(file: OpenFile, text: string, bytes: number): Promise<void> {
+  /** The chunk buffer, or a fresh one should a second write overlap this one (PredictionLog never does that). */
+  private takeChunk(): Buffer {
+    const chunk = this.spareChunk ?? Buffer.allocUnsafe(CHUNK_BYTES)
+    this.spareChunk = undefined
+    return chunk
+  }
+
+  /** Writes `bytes` bytes from the start of `data` at the end of the file. */
+  private async append(file: OpenFile, data: Buffer, bytes: number): Promise<void> {
     try {
-      await file.handle.appendFile(text)
+      for (let done = 0; done < bytes; ) done += (await file.handle.write(data, done, bytes - done)).bytesWritten
       file.bytes += bytes
     } catch (err) {
       // The batch is retried whole; it goes to a fresh file rather than after a torn line.
@@ -141,7 +173,9 @@ export class JsonlFileSink implements PredictionSink {
   }
 }
 
-const lines = (jsons: readonly string[]): string => jsons.join('\n') + '\n'
+/** Bytes encoded before a write: large enough that a batch takes a few system calls, small enough to keep per process. */
+const CHUNK_BYTES = 256 * 1024
+const NEWLINE = 0x0a
 
 /** A file's open time in its name: the ISO time without separators, `20261128T160456123Z`. */
 const fileStamp = (ms: number): string => new Date(ms).toISOString().replace(/[-:.]/g, '')

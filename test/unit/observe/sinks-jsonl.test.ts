@@ -147,6 +147,33 @@ describe('JsonlFileSink', () => {
     expect((await readAll()).map((f) => f.events.map((e) => e.request_id))).toEqual([['r-0', 'r-1'], ['r-2']])
   })
 
+  it('writes batches of many kilobytes, non-ASCII text and lines larger than its write buffer byte for byte', async () => {
+    // The sink encodes lines into a 256 KiB buffer: batches here cross it many times, with
+    // multi-byte characters (2, 3 and 4 bytes in UTF-8) at every offset and lines of ~1 MB.
+    const sink = createSink({ maxBytes: 64 << 20 })
+    const texts = ['é', '€'.repeat(900), '🙂', 'plain', 'x'.repeat(1000), '\u2028']
+    const all = Array.from({ length: 6000 }, (_, i) => event(i, { note: texts[i % texts.length]!.repeat((i % 7) + 1) }))
+    all[1234] = event(1234, { blob: '€'.repeat(300_000) })
+    all[4321] = event(4321, { blob: 'y'.repeat(1_000_000) })
+    for (let i = 0; i < all.length; i += 1500) await sink.write(all.slice(i, i + 1500))
+    await sink.close()
+    const files = await readAll()
+    expect(files).toHaveLength(1)
+    expect(files[0]!.events).toEqual(all)
+    expect(files[0]!.bytes).toBe(all.reduce((n, e) => n + Buffer.byteLength(JSON.stringify(e)) + 1, 0))
+  })
+
+  it('rotates by size inside a large batch, every file within maxBytes, with multi-byte lines', async () => {
+    const sink = createSink({ maxBytes: 100_000 })
+    const all = Array.from({ length: 3000 }, (_, i) => event(i, { note: '🙂€é'.repeat(i % 13) }))
+    await sink.write(all)
+    await sink.close()
+    const files = await readAll()
+    expect(files.length).toBeGreaterThan(5)
+    for (const f of files) expect(f.bytes).toBeLessThanOrEqual(100_000)
+    expect(files.flatMap((f) => f.events)).toEqual(all)
+  })
+
   it('writes odd outputs (BigInt, cycles) instead of failing the batch', async () => {
     const sink = createSink()
     const cyclic: Record<string, unknown> = { a: 1 }
