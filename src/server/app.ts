@@ -7,7 +7,7 @@ import type { AccessLog } from '../observe/access-log.js'
 import { httpLayerErrors, installErrorHandling } from './error-handler.js'
 import { SECURITY_HEADERS, securityHeaders } from './security-headers.js'
 import { healthRoutes } from './routes/health.js'
-import { inferRoutes } from './routes/infer.js'
+import { inferRoutes, type InferRouteHooks } from './routes/infer.js'
 import { modelsRoutes } from './routes/models.js'
 import { adminRoutes, type AdminDeps } from './routes/admin.js'
 import { metricsRoutes } from './routes/metrics.js'
@@ -55,14 +55,23 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   return app
 }
 
-type ResponseObserver = (request: FastifyRequest, reply: FastifyReply) => void
+/** Told once per inference request, after its response was written: the status sent and the time taken, in milliseconds. */
+type ResponseObserver = (request: FastifyRequest, reply: FastifyReply, status: number, elapsedMs: number) => void
+
+/** What observers are told when the client closed the connection before the answer (nginx's "client closed request"). */
+const CLIENT_CLOSED = 499
+/** Set on a response already reported as abandoned, so a late error event cannot report it again. */
+const REPORTED = Symbol('servekit.reported')
+type Reported = FastifyReply['raw'] & { [REPORTED]?: true }
 
 /**
  * Hooks for the inference routes only; none at all when tracing, metrics and the access log are
  * off. What runs after the response (span end, metrics, access log) is one Fastify hook calling
- * each in turn: every hook Fastify runs costs a step of its hook runner per request.
+ * each in turn: every hook Fastify runs costs a step of its hook runner per request. A request
+ * whose client went away before the answer gets no response and so no Fastify hook: `abandoned`
+ * reports it to the same observers, with status 499.
  */
-function routeHooks(deps: AppDeps, path: string) {
+function routeHooks(deps: AppDeps, path: string): InferRouteHooks | undefined {
   const tracing = deps.tracing ? requestTracingHooks(deps.tracing, path) : undefined
   const observers: ResponseObserver[] = [
     ...(tracing ? [tracing.onResponse] : []),
@@ -70,19 +79,28 @@ function routeHooks(deps: AppDeps, path: string) {
     ...(deps.accessLog ? [accessLogObserver(deps.accessLog.log, deps.accessLog.sampleRate, path)] : []),
   ]
   if (!tracing && observers.length === 0) return undefined
-  return { onRequest: tracing ? [tracing.onRequest] : [], onResponse: observers.length === 0 ? [] : [afterResponse(observers)] }
+  return {
+    route: { onRequest: tracing ? [tracing.onRequest] : [], onResponse: observers.length === 0 ? [] : [afterResponse(observers)] },
+    abandoned:
+      observers.length === 0
+        ? undefined
+        : (request, reply, elapsedMs) => {
+            ;(reply.raw as Reported)[REPORTED] = true
+            for (const observe of observers) observe(request, reply, CLIENT_CLOSED, elapsedMs)
+          },
+  }
 }
 
 function afterResponse(observers: readonly ResponseObserver[]): onResponseHookHandler {
   if (observers.length === 1) {
     const only = observers[0]!
     return (request, reply, done) => {
-      only(request, reply)
+      if ((reply.raw as Reported)[REPORTED] !== true) only(request, reply, reply.statusCode, reply.elapsedTime)
       done()
     }
   }
   return (request, reply, done) => {
-    for (const observe of observers) observe(request, reply)
+    if ((reply.raw as Reported)[REPORTED] !== true) for (const observe of observers) observe(request, reply, reply.statusCode, reply.elapsedTime)
     done()
   }
 }

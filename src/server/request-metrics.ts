@@ -11,12 +11,12 @@ export function tagVersion(request: FastifyRequest, version: string): void {
 
 /**
  * For the inference routes' response hook: the count and latency, recorded after the response has
- * been written, so they add nothing to the client's latency. Fastify runs no response hook for a
- * client that disconnected first: such requests are not counted.
+ * been written, so they add nothing to the client's latency. A request whose client disconnected
+ * before the answer is reported by the route instead, as status 499 (server/app.ts).
  */
-export function requestMetricsObserver(metrics: Metrics): (request: FastifyRequest, reply: FastifyReply) => void {
-  return function recordRequestMetrics(request, reply) {
+export function requestMetricsObserver(metrics: Metrics): (request: FastifyRequest, reply: FastifyReply, status: number, elapsedMs: number) => void {
+  return function recordRequestMetrics(request, _reply, status, elapsedMs) {
     const body = request.body as { model_id?: unknown } | undefined
-    metrics.recordRequest(typeof body?.model_id === 'string' ? body.model_id : undefined, (request as Tagged)[VERSION] ?? '', reply.statusCode, reply.elapsedTime / 1000)
+    metrics.recordRequest(typeof body?.model_id === 'string' ? body.model_id : undefined, (request as Tagged)[VERSION] ?? '', status, elapsedMs / 1000)
   }
 }

@@ -13,7 +13,7 @@ export function traceOf(request: FastifyRequest): RequestTrace | undefined {
  * Route-level hooks for the inference routes when tracing is on: the server span starts on arrival
  * (continuing the caller's `traceparent`, echoed back in the response) and ends once the response is written.
  */
-export function requestTracingHooks(tracing: Tracing, path: string): { onRequest: onRequestHookHandler; onResponse: (request: FastifyRequest, reply: FastifyReply) => void } {
+export function requestTracingHooks(tracing: Tracing, path: string): { onRequest: onRequestHookHandler; onResponse: (request: FastifyRequest, reply: FastifyReply, status: number) => void } {
   return {
     onRequest(request: FastifyRequest, reply: FastifyReply, done) {
       const t = tracing.startRequest(`${request.method} ${path}`, request.headers, {
@@ -24,11 +24,11 @@ export function requestTracingHooks(tracing: Tracing, path: string): { onRequest
       void reply.header('traceparent', t.traceparent)
       done()
     },
-    onResponse(request: FastifyRequest, reply: FastifyReply) {
+    onResponse(request: FastifyRequest, _reply: FastifyReply, status: number) {
       const t = (request as Traced)[TRACE]
       if (t) {
         const body = request.body as { model_id?: unknown } | undefined
-        tracing.endRequest(t, reply.statusCode, typeof body?.model_id === 'string' ? { 'servekit.model_id': body.model_id.slice(0, 256) } : {})
+        tracing.endRequest(t, status, typeof body?.model_id === 'string' ? { 'servekit.model_id': body.model_id.slice(0, 256) } : {})
       }
     },
   }

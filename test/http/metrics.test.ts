@@ -34,6 +34,24 @@ describe('GET /metrics', () => {
     expect(m.get('servekit_requests_in_flight')).toBe(0)
   })
 
+  it('counts a request whose client gave up before the answer as code 499, once, with an access-log line', async () => {
+    const before = await scrape(svc.url)
+    const key = 'servekit_requests_total{model="slow",version="1",code="499"}'
+    const given = before.get(key) ?? 0
+    const gaveUp = postJson(`${svc.url}/infer`, { model_id: 'slow', features: { ms: 600, tag: 'gave-up' } }, { 'x-request-id': 'gave-up-1' }, AbortSignal.timeout(150))
+    await expect(gaveUp).rejects.toThrow()
+    const line = await svc.waitForLog((l) => l['log'] === 'access' && l['request_id'] === 'gave-up-1')
+    expect(line).toMatchObject({ model_id: 'slow', model_version: '1', status: 499 })
+    expect(line['latency_ms']).toBeGreaterThanOrEqual(100)
+    // Once the model answers (into a closed connection), nothing is counted a second time.
+    await new Promise((r) => setTimeout(r, 900))
+    const m = await scrape(svc.url)
+    expect(m.get(key)).toBe(given + 1)
+    expect(m.get('servekit_requests_total{model="slow",version="1",code="200"}') ?? 0).toBe(before.get('servekit_requests_total{model="slow",version="1",code="200"}') ?? 0)
+    expect(m.get('servekit_requests_in_flight')).toBe(0)
+    expect(svc.logs.filter((l) => l['request_id'] === 'gave-up-1' && l['log'] === 'access')).toHaveLength(1)
+  })
+
   it('shows loaded versions, self-tests and load failures once per service, not per worker', async () => {
     const m = await scrape(svc.url)
     expect(m.get('servekit_model_version_loaded{model="sum",version="2",role="serving"}')).toBe(1)

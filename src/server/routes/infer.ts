@@ -74,6 +74,31 @@ function onResponseClose(this: Watched): void {
 
 const disconnectSignal = (reply: FastifyReply): RequestSignal => new DisconnectSignal(reply.raw as Watched)
 
+/** Told about a request whose client closed the connection before the answer, with the time until then. */
+type Abandoned = (request: FastifyRequest, reply: FastifyReply, elapsedMs: number) => void
+
+/** An inference route's hooks, and who to tell about a request its client abandoned. */
+export interface InferRouteHooks {
+  route: { onRequest: onRequestHookHandler[]; onResponse: onResponseHookHandler[] }
+  abandoned?: Abandoned | undefined
+}
+
+/**
+ * Tells `abandoned` should the connection close before the response is written (the client gave
+ * up), once `answered` settled: by then the handler has tagged the version that answered, so a
+ * slow version shows in its own series. Only for answers still pending: an answer given in the
+ * turn the request arrived is written before any close could be seen.
+ */
+function watchAbandoned(request: FastifyRequest, reply: FastifyReply, answered: Promise<unknown>, abandoned: Abandoned): void {
+  const res = reply.raw
+  res.once('close', () => {
+    if (res.writableFinished) return
+    const elapsedMs = reply.elapsedTime
+    const report = () => abandoned(request, reply, elapsedMs)
+    answered.then(report, report)
+  })
+}
+
 /** `POST /infer` (one prediction) and `POST /infer/batch` (many feature sets for one model). */
 export function inferRoutes(
   app: FastifyInstance,
@@ -82,12 +107,13 @@ export function inferRoutes(
     predictBatch: PredictBatch
     maxBatchItems: number
     /** The route-level hooks of an inference route, by its path (none when undefined). */
-    hooks?: (path: string) => { onRequest: onRequestHookHandler[]; onResponse: onResponseHookHandler[] } | undefined
+    hooks?: (path: string) => InferRouteHooks | undefined
     tracing?: Tracing | undefined
   },
 ): void {
   const { predict, predictBatch, tracing } = deps
-  const hooks = (path: string) => deps.hooks?.(path) ?? {}
+  const inferHooks = deps.hooks?.('/infer')
+  const batchHooks = deps.hooks?.('/infer/batch')
 
   /** The response body; `arm` is left out of the JSON when no experiment chose the version. */
   const answer = (request: FastifyRequest, result: PredictResult, requestId: string) => {
@@ -97,7 +123,7 @@ export function inferRoutes(
 
   // Not an async handler: a synchronous model's answer is sent in the same turn, with no promise
   // made (Fastify sends a returned value, and a throw as an error, as it does for async handlers).
-  app.post<{ Body: InferBody }>('/infer', { schema: { body: inferBodySchema, response: inferResponseSchema }, ...hooks('/infer') }, (request, reply) => {
+  app.post<{ Body: InferBody }>('/infer', { schema: { body: inferBodySchema, response: inferResponseSchema }, ...inferHooks?.route }, (request, reply) => {
     const body = request.body
     const requestId = pickRequestId(body.request_id, request.headers['x-request-id'])
     void reply.header('x-request-id', requestId)
@@ -106,12 +132,15 @@ export function inferRoutes(
     // With tracing on, the data plane runs inside the request's span, so routing and predict become its children.
     const t = tracing === undefined ? undefined : traceOf(request)
     const result = t === undefined ? predict(req, signal) : tracing!.within(t, () => predict(req, signal))
-    return result instanceof Promise ? result.then((r) => answer(request, r, requestId)) : answer(request, result, requestId)
+    if (!(result instanceof Promise)) return answer(request, result, requestId)
+    const answered = result.then((r) => answer(request, r, requestId))
+    if (inferHooks?.abandoned) watchAbandoned(request, reply, answered, inferHooks.abandoned)
+    return answered
   })
 
   app.post<{ Body: BatchBody }>(
     '/infer/batch',
-    { schema: { body: batchBodySchema(deps.maxBatchItems), response: batchResponseSchema }, ...hooks('/infer/batch') },
+    { schema: { body: batchBodySchema(deps.maxBatchItems), response: batchResponseSchema }, ...batchHooks?.route },
     async (request, reply) => {
       const body = request.body
       const requestId = pickRequestId(body.request_id, request.headers['x-request-id'])
@@ -119,8 +148,12 @@ export function inferRoutes(
       const req = { modelId: body.model_id, modelVersion: body.model_version, instances: body.instances, requestId, parameters: body.parameters, experimentKey: body.experiment_key }
       const signal = disconnectSignal(reply)
       const t = tracing === undefined ? undefined : traceOf(request)
-      const result = t === undefined ? await predictBatch(req, signal) : await tracing!.within(t, () => predictBatch(req, signal))
-      tagVersion(request, result.modelVersion)
+      const answered = (t === undefined ? predictBatch(req, signal) : tracing!.within(t, () => predictBatch(req, signal))).then((r) => {
+        tagVersion(request, r.modelVersion)
+        return r
+      })
+      if (batchHooks?.abandoned) watchAbandoned(request, reply, answered, batchHooks.abandoned)
+      const result = await answered
       return {
         model_id: result.modelId,
         model_version: result.modelVersion,
