@@ -148,9 +148,11 @@ function checkOutput(label: string, output: unknown): unknown {
 const MAX_OUTPUT_DEPTH = 1000
 
 /**
- * Finds what would make JSON.stringify throw deep inside an output: a BigInt, a cycle, absurd
- * nesting. One walk over plain objects and arrays, no allocation unless something is wrong; values
- * with toJSON (Date) and typed arrays are left to JSON. Returns a description naming the path.
+ * Finds what JSON cannot carry deep inside an output: a NaN or an infinity (JSON.stringify would
+ * quietly send null), a BigInt, a cycle, absurd nesting (it would throw). One walk over plain
+ * objects and arrays, no allocation unless something is wrong; values with toJSON (Date) are left
+ * to JSON, typed arrays only checked for BigInts and non-finite floats. Returns a description naming
+ * the path.
  */
 function unserialisable(root: object): string | undefined {
   if (isFlat(root)) return undefined
@@ -159,8 +161,15 @@ function unserialisable(root: object): string | undefined {
   const at = (): string => `output${keys.map((k) => (typeof k === 'number' ? `[${k}]` : `.${k}`)).join('')}`
   const visit = (value: unknown): string | undefined => {
     if (typeof value === 'bigint') return `a bigint at ${at()}`
+    if (typeof value === 'number') return Number.isFinite(value) ? undefined : `${value} at ${at()}`
     if (typeof value !== 'object' || value === null) return undefined
-    if (ArrayBuffer.isView(value)) return value instanceof BigInt64Array || value instanceof BigUint64Array ? `a BigInt64Array at ${at()}` : undefined
+    if (ArrayBuffer.isView(value)) {
+      if (value instanceof BigInt64Array || value instanceof BigUint64Array) return `a BigInt64Array at ${at()}`
+      if (value instanceof Float32Array || value instanceof Float64Array) {
+        for (let i = 0; i < value.length; i++) if (!Number.isFinite(value[i]!)) return `${value[i]} at ${at()}[${i}]`
+      }
+      return undefined
+    }
     if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return undefined
     if (ancestors.includes(value)) return `a cycle at ${at()}`
     if (ancestors.length >= MAX_OUTPUT_DEPTH) return `a value nested more than ${MAX_OUTPUT_DEPTH} levels deep`
@@ -187,7 +196,7 @@ function unserialisable(root: object): string | undefined {
 }
 
 /**
- * The usual output, a plain object or array whose values are numbers, strings, booleans or nulls,
+ * The usual output, a plain object or array whose values are finite numbers, strings, booleans or nulls,
  * has nothing to walk: this check allocates nothing (the walk allocates its path and closures).
  * False means "walk it", not "wrong".
  */
@@ -196,13 +205,13 @@ function isFlat(o: object): boolean {
   if (Array.isArray(o)) {
     for (let i = 0; i < o.length; i++) {
       const v: unknown = o[i]
-      if (typeof v === 'object' ? v !== null : typeof v === 'bigint') return false
+      if (typeof v === 'number' ? !Number.isFinite(v) : typeof v === 'object' ? v !== null : typeof v === 'bigint') return false
     }
     return true
   }
   for (const k in o) {
     const v = (o as Record<string, unknown>)[k]
-    if (typeof v === 'object' ? v !== null : typeof v === 'bigint') return false
+    if (typeof v === 'number' ? !Number.isFinite(v) : typeof v === 'object' ? v !== null : typeof v === 'bigint') return false
   }
   return true
 }

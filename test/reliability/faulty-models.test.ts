@@ -40,6 +40,7 @@ describe('faulty model code inside a worker', () => {
     ['leaky_error', 'predict throws an error naming a file path', 500, 'prediction_failed'],
     ['undef', 'predict returns undefined', 500, 'invalid_output'],
     ['nan', 'predict returns NaN', 500, 'invalid_output'],
+    ['nan_deep', 'predict returns NaN inside an object', 500, 'invalid_output'],
     ['bigint_deep', 'predict returns a BigInt deep in an object', 500, 'invalid_output'],
     ['cycle', 'predict returns a cyclic object', 500, 'invalid_output'],
     ['hang', 'predict never settles (timeoutMs 500)', 504, 'prediction_timeout'],
@@ -54,8 +55,9 @@ describe('faulty model code inside a worker', () => {
     await expectStillServing()
   })
 
-  it('names where a deep BigInt or a cycle sits in the output', async () => {
+  it('names where a deep BigInt, NaN or cycle sits in the output', async () => {
     expect((await infer('bigint_deep')).body.error.message).toContain('output.scores[0].count')
+    expect((await infer('nan_deep')).body.error.message).toContain('NaN at output.scores[1]')
     expect((await infer('cycle')).body.error.message).toContain('a cycle at output.parent.child')
   })
 

@@ -93,7 +93,8 @@ describe('recordExpectations', () => {
     const model: AnyModelClass = { ...linear(1), predict: () => ({ scores: [0.1, Number.NaN] }) }
     const r = await recordExpectations(await version(model), DEFAULT_TOLERANCE)
     expect(r.status).toBe('refused')
-    if (r.status === 'refused') expect(r.problems[0]?.error).toBe('output.scores[1]: null cannot be stored as JSON')
+    // The version itself refuses the output (as it would over HTTP), naming where the NaN is.
+    if (r.status === 'refused') expect(r.problems[0]?.error).toBe('invalid_output: m@1: predict returned NaN at output.scores[1]')
   })
 
   it('refuses a model whose outputs change from one run to the next', async () => {
