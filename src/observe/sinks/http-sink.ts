@@ -1,5 +1,5 @@
 import type { PredictionEvent } from '../prediction-event.js'
-import { eventJson, type PredictionSink } from './sink.js'
+import { eventJson, type JsonSink } from './sink.js'
 
 export interface HttpSinkOptions {
   url: string
@@ -10,15 +10,19 @@ export interface HttpSinkOptions {
 }
 
 /** POSTs each batch as a JSON array; any status other than 2xx is a failed write (and retried). */
-export class HttpSink implements PredictionSink {
+export class HttpSink implements JsonSink {
   private readonly headers: Record<string, string>
 
   constructor(private readonly options: HttpSinkOptions) {
     this.headers = { ...options.headers, 'content-type': 'application/json' }
   }
 
-  async write(batch: readonly PredictionEvent[]): Promise<void> {
-    const body = `[${batch.map(eventJson).join(',')}]`
+  write(batch: readonly PredictionEvent[]): Promise<void> {
+    return this.writeJson(batch.map(eventJson))
+  }
+
+  async writeJson(batch: readonly string[]): Promise<void> {
+    const body = `[${batch.join(',')}]`
     const res = await fetch(this.options.url, { method: 'POST', headers: this.headers, body, signal: AbortSignal.timeout(this.options.timeoutMs) })
     // Read the body either way: an unread body keeps the connection from going back to the pool.
     const text = await res.text()

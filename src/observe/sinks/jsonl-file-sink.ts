@@ -1,7 +1,7 @@
 import { mkdir, open, readdir, stat, unlink, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { PredictionEvent } from '../prediction-event.js'
-import { eventJson, type PredictionSink } from './sink.js'
+import { eventJson, type JsonSink } from './sink.js'
 
 export interface JsonlFileSinkOptions {
   /** Directory of the files (created when missing). */
@@ -38,7 +38,7 @@ interface OpenFile {
  * and names sort by creation time. Files are opened lazily: a process that logs nothing leaves none.
  * With `maxTotalBytes`, the oldest files are deleted at rotation so the directory cannot fill a disk.
  */
-export class JsonlFileSink implements PredictionSink {
+export class JsonlFileSink implements JsonSink {
   private file: OpenFile | undefined
   private seq = 0
   private spareChunk: Buffer | undefined
@@ -55,7 +55,11 @@ export class JsonlFileSink implements PredictionSink {
     return this.file?.path
   }
 
-  async write(batch: readonly PredictionEvent[]): Promise<void> {
+  write(batch: readonly PredictionEvent[]): Promise<void> {
+    return this.writeJson(batch.map(eventJson))
+  }
+
+  async writeJson(batch: readonly string[]): Promise<void> {
     const { maxBytes, maxAgeMs } = this.options
     const now = this.now()
     let file = this.file !== undefined && now - this.file.openedAt < maxAgeMs ? this.file : await this.rotate(now)
@@ -65,8 +69,7 @@ export class JsonlFileSink implements PredictionSink {
     const chunk = this.takeChunk()
     try {
       let used = 0
-      for (const event of batch) {
-        const json = eventJson(event)
+      for (const json of batch) {
         // Worst case three bytes per UTF-16 unit, plus the newline: checked before encoding, so
         // `write` never truncates a line.
         const room = json.length * 3 + 1

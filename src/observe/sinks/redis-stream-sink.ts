@@ -1,6 +1,6 @@
 import type { PredictionEvent } from '../prediction-event.js'
 import { redact } from './http-sink.js'
-import { eventJson, type PredictionSink } from './sink.js'
+import { eventJson, type JsonSink } from './sink.js'
 
 export interface RedisStreamSinkOptions {
   /** `redis://[user:password@]host:port[/db]` (or `rediss://` for TLS). */
@@ -31,16 +31,20 @@ interface StreamClient {
  * The client library (`redis`, an optional peer dependency) is imported on first use, so services
  * without this sink neither install nor load it.
  */
-export class RedisStreamSink implements PredictionSink {
+export class RedisStreamSink implements JsonSink {
   private client: Promise<StreamClient> | undefined
 
   constructor(private readonly options: RedisStreamSinkOptions) {}
 
-  async write(batch: readonly PredictionEvent[]): Promise<void> {
+  write(batch: readonly PredictionEvent[]): Promise<void> {
+    return this.writeJson(batch.map(eventJson))
+  }
+
+  async writeJson(batch: readonly string[]): Promise<void> {
     const client = await this.connect()
     const trim = { TRIM: { strategy: 'MAXLEN', strategyModifier: '~', threshold: this.options.maxLen } } as const
     // Issued in one tick, node-redis writes them as one pipeline.
-    await Promise.all(batch.map((e) => client.xAdd(this.options.stream, '*', { event: eventJson(e) }, trim)))
+    await Promise.all(batch.map((json) => client.xAdd(this.options.stream, '*', { event: json }, trim)))
   }
 
   async close(): Promise<void> {

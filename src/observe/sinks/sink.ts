@@ -19,6 +19,19 @@ export interface PredictionSink {
 }
 
 /**
+ * A sink that stores events as JSON text, as every built-in one does. The prediction log then hands
+ * it the text, encoded soon after each event was recorded: an event's objects (the request's
+ * features above all) would otherwise stay alive until their batch is written, and the garbage
+ * collector copies every live object again and again.
+ */
+export interface JsonSink extends PredictionSink {
+  /** Like `write`, for events already encoded by `eventJson` (one JSON text each, no newline). */
+  writeJson(batch: readonly string[]): Promise<void>
+}
+
+export const takesJson = (sink: PredictionSink): sink is JsonSink => typeof (sink as Partial<JsonSink>).writeJson === 'function'
+
+/**
  * An event as one line of JSON. Outputs come from user code: a BigInt or a cycle must cost that one
  * event its odd values, not fail the batch forever.
  */
@@ -36,11 +49,4 @@ export function eventJson(event: PredictionEvent): string {
       return value
     })
   }
-}
-
-/** A batch as JSON lines (each ending in a newline), the format of the file and stdout sinks. */
-export const jsonLines = (batch: readonly PredictionEvent[]): string => {
-  let out = ''
-  for (const e of batch) out += eventJson(e) + '\n'
-  return out
 }
