@@ -64,3 +64,12 @@ describe('npm run bench -- --quick', () => {
     }
   }, 60_000)
 })
+
+describe('node bench/prediction-log-sink.mjs', () => {
+  it('prints the cost per event for both bench models, after checking every event was written', () => {
+    const run = spawnSync(process.execPath, ['bench/prediction-log-sink.mjs', '--events', '3000', '--rounds', '1', '--dir', dir], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 })
+    expect(run.status, run.stderr).toBe(0)
+    expect(run.stdout).toMatch(/^sum +parse \+ event [\d.]+ µs; with the JSONL prediction log [\d.]+ µs; the log's own cost -?[\d.]+ µs CPU per event/m)
+    expect(run.stdout).toMatch(/^tabular +parse \+ event/m)
+  })
+})
