@@ -135,7 +135,10 @@ describe.each(TEMPLATES.map((t) => t.name))('the %s repository', (model) => {
     expect(pkg.scripts['test:update']).toBe('servekit test --update')
     expect(Object.keys(pkg.devDependencies)).toEqual(['@types/node', 'typescript', 'vitest'])
     if (model === 'custom') expect(pkg.dependencies.zod).toMatch(/^\^4\./)
+    // onnxruntime-node's install script would download GPU libraries: skipped for npm 10/11 (.npmrc)
+    // and npm 11.16+ (allowScripts), and esbuild's (tsx) allowed, so npm lists no unreviewed script.
     expect(text(files, '.npmrc')).toMatch(/^onnxruntime-node-install=skip$/m)
+    expect(pkg.allowScripts).toEqual({ esbuild: true, 'onnxruntime-node': false })
   })
 
   it('configures the sample model, with stored expectations for it', () => {
