@@ -52,6 +52,18 @@ describe('GET /metrics', () => {
     expect(svc.logs.filter((l) => l['request_id'] === 'gave-up-1' && l['log'] === 'access')).toHaveLength(1)
   })
 
+  it('counts a batch request whose client gave up as code 499 too', async () => {
+    const key = 'servekit_requests_total{model="slow",version="1",code="499"}'
+    const given = (await scrape(svc.url)).get(key) ?? 0
+    const body = { model_id: 'slow', instances: [{ ms: 600, tag: 'gave-up-batch' }] }
+    await expect(postJson(`${svc.url}/infer/batch`, body, { 'x-request-id': 'gave-up-2' }, AbortSignal.timeout(150))).rejects.toThrow()
+    const line = await svc.waitForLog((l) => l['log'] === 'access' && l['request_id'] === 'gave-up-2')
+    expect(line).toMatchObject({ model_id: 'slow', model_version: '1', status: 499, path: '/infer/batch' })
+    await new Promise((r) => setTimeout(r, 900))
+    expect((await scrape(svc.url)).get(key)).toBe(given + 1)
+    expect(svc.logs.filter((l) => l['request_id'] === 'gave-up-2' && l['log'] === 'access')).toHaveLength(1)
+  })
+
   it('shows loaded versions, self-tests and load failures once per service, not per worker', async () => {
     const m = await scrape(svc.url)
     expect(m.get('servekit_model_version_loaded{model="sum",version="2",role="serving"}')).toBe(1)
