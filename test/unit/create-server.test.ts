@@ -8,7 +8,8 @@ const FIXTURES = fileURLToPath(new URL('../fixtures/service/', import.meta.url))
 describe('createServer (embedded, in this process)', () => {
   it('loads the models of a config object and serves /infer on a real socket', async () => {
     const server = await createServer({
-      config: { models: { sum: { module: './src/sum.ts' }, echo: { module: './src/echo.ts' } }, metrics: { enabled: false } },
+      // No prediction log: its default directory would be inside the fixture.
+      config: { models: { sum: { module: './src/sum.ts' }, echo: { module: './src/echo.ts' } }, metrics: { enabled: false }, predictionLog: { enabled: false } },
       baseDir: FIXTURES,
       logger: createLogger({ level: 'silent', pretty: false }),
     })
