@@ -1,5 +1,6 @@
 import { pino } from 'pino'
 import { isoTime } from './clock.js'
+import { writeAllSync } from './fd-writer.js'
 
 /** What one access-log line says about an inference request. */
 export interface AccessEntry {
@@ -37,8 +38,7 @@ const MAX_WRITE = 4096
  * written on every request: a generic pino call cost ~4 µs a line here, this ~1 µs.
  *
  * Lines are gathered into chunks of at most 4096 bytes, and each chunk is one synchronous write
- * (pino's destination, sonic-boom, in sync mode), so a busy worker makes one write per ~15
- * requests. Synchronous on purpose: an asynchronous write goes through libuv's thread pool, and
+ * (`writeAllSync`), so a busy worker makes one write per ~15 requests. Synchronous on purpose: an asynchronous write goes through libuv's thread pool, and
  * waking a pool thread for every chunk cost ~5 µs per request on a loaded 2-core machine, more than
  * the rest of the access log. Like Node's own `process.stdout` on a pipe, a log reader that stops
  * reading stalls the process (pino's default too); nothing accumulates in memory. A timer
@@ -48,7 +48,7 @@ const MAX_WRITE = 4096
  */
 export function createAccessLog(options: { pretty: boolean; flushMs?: number }): AccessLog {
   if (options.pretty) return prettyAccessLog()
-  const destination = pino.destination({ fd: 1, sync: true, maxWrite: MAX_WRITE })
+  let warned = false
   // The line's constant parts, around the time: pino's fields first, as pino prints them.
   const beforeTime = `{"level":30,"time":"`
   const afterTime = `","pid":${process.pid},"log":"access","request_id":`
@@ -56,9 +56,16 @@ export function createAccessLog(options: { pretty: boolean; flushMs?: number }):
   let chunkBytes = 0
   const flush = (): void => {
     if (chunk === '') return
-    destination.write(chunk)
+    const text = chunk
     chunk = ''
     chunkBytes = 0
+    try {
+      writeAllSync(1, text)
+    } catch (err) {
+      // stdout is gone (EPIPE): there is nowhere to log to; say so once, where it may still be seen.
+      if (!warned) process.emitWarning(`servekit: the access log cannot write to stdout: ${(err as Error).message}`)
+      warned = true
+    }
   }
   const timer = setInterval(flush, options.flushMs ?? 500)
   timer.unref()

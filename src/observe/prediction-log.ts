@@ -3,6 +3,7 @@ import type { Logger } from './logger.js'
 import type { Metrics } from './metrics.js'
 import type { PredictionEvent, PredictionListener } from './prediction-event.js'
 import { createSink, type SinkConfig } from './sinks/create-sink.js'
+import { MAX_ATOMIC_WRITE } from './sinks/stdout-sink.js'
 import { eventJson, takesJson, type PredictionSink } from './sinks/sink.js'
 
 export interface PredictionLogOptions {
@@ -234,9 +235,15 @@ export interface PredictionLogConfig {
 export function createPredictionLog(config: PredictionLogConfig, ctx: { baseDir: string; logger: Logger; metrics?: Metrics | undefined }): PredictionLog | undefined {
   if (!config.enabled) return undefined
   const warnConnection = rateLimited(ctx.logger, 30_000)
+  const warnLongLine = rateLimited(ctx.logger, 60_000)
   const { sink, name } = createSink(config.sink, {
     baseDir: ctx.baseDir,
     onError: (err) => warnConnection({ err, sink: config.sink.type }, 'prediction log: sink connection error'),
+    onLongLine: (bytes) =>
+      warnLongLine(
+        { sink: config.sink.type, bytes, max_bytes: MAX_ATOMIC_WRITE },
+        'prediction log: an event line is longer than a pipe keeps whole; with several workers on one stdout it may interleave with another process\'s output (the jsonl sink has no such limit)',
+      ),
     onDeleted: (files) =>
       ctx.logger.info({ files: files.map((f) => f.name), bytes: files.reduce((n, f) => n + f.bytes, 0) }, 'prediction log: deleted the oldest files to stay under maxTotalBytes'),
   })

@@ -72,6 +72,36 @@ describe('prediction log: stdout sink (black-box)', () => {
   })
 })
 
+describe('prediction log: stdout sink with several workers (black-box)', () => {
+  it('keeps every line whole while two workers write events and access logs to the same pipe under load', async () => {
+    const config = join(dir, 'servekit.config.mjs')
+    const base = { store: join(FIXTURES, 'models'), pollIntervalMs: 0, models: { echo: { module: join(FIXTURES, 'src/echo.ts') } } }
+    await writeFile(config, `export default { ...${JSON.stringify(base)}, predictionLog: { sink: { type: 'stdout' } } }\n`)
+    svc = await startService({ config, workers: 2 })
+    // ~2 KB events (the features twice: as features and in the output), from both workers at once.
+    const text = 'é'.repeat(200) + 'x'.repeat(500)
+    let next = 0
+    let ok = 0
+    const lane = async (): Promise<void> => {
+      while (next < 1500) {
+        const i = next++
+        const res = await fetch(`${svc!.url}/infer`, { method: 'POST', headers: { 'content-type': 'application/json', connection: 'close' }, body: JSON.stringify({ model_id: 'echo', features: { i, text }, request_id: `load-${i}` }) })
+        await res.arrayBuffer()
+        if (res.status === 200) ok++
+      }
+    }
+    await Promise.all(Array.from({ length: 32 }, lane))
+    expect(ok).toBe(1500)
+    expect(await svc.stop()).toBe(0)
+    // A line torn by another process's write is not JSON: the helper files it under stderr.
+    expect(svc.stderr.filter((l) => l.includes('"request_id"') || l.includes('"level"'))).toEqual([])
+    const events = svc.logs.filter((l) => !('level' in l))
+    expect(events).toHaveLength(1500)
+    expect(new Set(events.map((e) => e['request_id'])).size).toBe(1500)
+    expect(svc.logs.filter((l) => l['log'] === 'access')).toHaveLength(1500)
+  }, 60_000)
+})
+
 describe('prediction log: off', () => {
   it('writes nothing and creates no directory when disabled', async () => {
     const s = await start(`{ enabled: false, sink: { type: 'jsonl', dir: './plogs' } }`)

@@ -20,6 +20,8 @@ export interface SinkContext {
   onError: (err: Error) => void
   /** Told which old files the JSONL sink deleted to stay under `maxTotalBytes`. */
   onDeleted?: (files: ReadonlyArray<{ name: string; bytes: number }>) => void
+  /** Told about an event line too long for the stdout sink to write whole on a shared pipe. */
+  onLongLine?: (bytes: number) => void
 }
 
 /** The sink a config names, and the label its events are counted under. */
@@ -28,7 +30,7 @@ export function createSink(config: SinkConfig, ctx: SinkContext): { sink: Predic
     case 'jsonl':
       return { name: 'jsonl', sink: new JsonlFileSink({ dir: resolve(ctx.baseDir, config.dir), maxBytes: config.maxBytes, maxAgeMs: config.maxAgeMs, maxTotalBytes: config.maxTotalBytes, onDeleted: ctx.onDeleted }) }
     case 'stdout':
-      return { name: 'stdout', sink: new StdoutSink() }
+      return { name: 'stdout', sink: new StdoutSink({ onLongLine: ctx.onLongLine }) }
     case 'http':
       return { name: 'http', sink: new HttpSink(config) }
     case 'redis':

@@ -1,12 +1,11 @@
 import { once } from 'node:events'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import { PassThrough } from 'node:stream'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { PredictionEvent } from '../../../src/observe/prediction-event.js'
 import { HttpSink, redact } from '../../../src/observe/sinks/http-sink.js'
 import { NoopSink } from '../../../src/observe/sinks/noop-sink.js'
-import { StdoutSink } from '../../../src/observe/sinks/stdout-sink.js'
+import { MAX_ATOMIC_WRITE, StdoutSink } from '../../../src/observe/sinks/stdout-sink.js'
 
 const event = (i: number): PredictionEvent => ({
   ts: new Date(1_700_000_000_000 + i).toISOString(),
@@ -88,15 +87,56 @@ describe('HttpSink', () => {
 })
 
 describe('StdoutSink', () => {
-  it('writes one JSON line per event, a batch in one write', async () => {
-    const stream = new PassThrough()
-    const chunks: string[] = []
-    stream.on('data', (d: Buffer) => chunks.push(d.toString()))
-    const sink = new StdoutSink(stream)
+  /** Every write the sink makes, as text. */
+  const capture = () => {
+    const writes: string[] = []
+    return { writes, out: { write: (text: string) => void writes.push(text) } }
+  }
+
+  it('writes one JSON line per event, a small batch in one write', async () => {
+    const { writes, out } = capture()
+    const sink = new StdoutSink({ out })
     await sink.write([event(0), event(1)])
     await sink.close()
-    expect(chunks).toHaveLength(1)
-    expect(chunks[0]!.trimEnd().split('\n').map((l) => JSON.parse(l))).toEqual([event(0), event(1)])
+    expect(writes).toHaveLength(1)
+    expect(writes[0]!.trimEnd().split('\n').map((l) => JSON.parse(l))).toEqual([event(0), event(1)])
+  })
+
+  it('never writes more than 4096 bytes at once, and only whole lines, so a shared pipe keeps every line whole', async () => {
+    const { writes, out } = capture()
+    const longLines: number[] = []
+    const sink = new StdoutSink({ out, onLongLine: (n) => longLines.push(n) })
+    // 1 KB events with multi-byte text, as many as a batch holds.
+    const batch = Array.from({ length: 1000 }, (_, i) => ({ ...event(i), features: { note: 'é€'.repeat(150 + (i % 50)) } }))
+    await sink.write(batch)
+    expect(writes.length).toBeGreaterThan(200)
+    for (const w of writes) {
+      expect(Buffer.byteLength(w)).toBeLessThanOrEqual(MAX_ATOMIC_WRITE)
+      expect(w.endsWith('\n')).toBe(true)
+    }
+    expect(writes.join('').trimEnd().split('\n').map((l) => JSON.parse(l))).toEqual(batch)
+    expect(longLines).toEqual([])
+  })
+
+  it('writes a line longer than 4096 bytes on its own, and says so', async () => {
+    const { writes, out } = capture()
+    const longLines: number[] = []
+    const sink = new StdoutSink({ out, onLongLine: (n) => longLines.push(n) })
+    const big = { ...event(1), features: { blob: 'x'.repeat(5000) } }
+    await sink.write([event(0), big, event(2)])
+    expect(writes.map((w) => w.trimEnd().split('\n').map((l) => JSON.parse(l).request_id))).toEqual([[event(0).request_id], [big.request_id], [event(2).request_id]])
+    expect(longLines).toEqual([Buffer.byteLength(JSON.stringify(big)) + 1])
+  })
+
+  it('rejects the batch when a write fails, for the prediction log to retry and count', async () => {
+    const sink = new StdoutSink({
+      out: {
+        write: () => {
+          throw Object.assign(new Error('write EPIPE'), { code: 'EPIPE' })
+        },
+      },
+    })
+    await expect(sink.write([event(0)])).rejects.toThrow('EPIPE')
   })
 })
 

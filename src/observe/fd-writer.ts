@@ -1,0 +1,24 @@
+import { writeSync } from 'node:fs'
+
+/** Shared memory for Atomics.wait: a way to pause this thread for a millisecond without spinning. */
+const pause = new Int32Array(new SharedArrayBuffer(4))
+
+/**
+ * Writes all of `data` to `fd` synchronously. The primary's stdout pipe is non-blocking (libuv
+ * sets it so, for every process sharing it): when the pipe is full, the write fails with EAGAIN,
+ * and this waits a millisecond and tries again, so a worker is held about as long as its log reader
+ * needs to make room. (sonic-boom, pino's destination, sleeps 100 ms on EAGAIN: a worker stalled a
+ * tenth of a second whenever its log reader fell briefly behind.) Writes of at most 4096 bytes to a
+ * pipe go through whole or not at all; longer ones may be split. Other errors (EPIPE) are thrown.
+ */
+export function writeAllSync(fd: number, data: string | Buffer): void {
+  const buf = typeof data === 'string' ? Buffer.from(data) : data
+  for (let done = 0; done < buf.length; ) {
+    try {
+      done += writeSync(fd, buf, done, buf.length - done)
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err
+      Atomics.wait(pause, 0, 0, 1)
+    }
+  }
+}
