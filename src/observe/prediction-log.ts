@@ -51,10 +51,11 @@ type Queued = PredictionEvent | string
  * recorded in a turn of the event loop are encoded right after it (`setImmediate`, once the
  * responses are out) and the queue keeps only their text: an event held until its batch is written
  * keeps ~35 objects alive (its features above all), and the young-generation garbage collector
- * copies every live object, scavenge after scavenge; a string is one flat object. One batch is written at a time; a batch
- * that fails is retried a few times, then counted as failed (never re-queued, so memory stays
- * bounded). `close` writes everything held, including events recorded while it runs, then closes
- * the sink.
+ * copies every live object, scavenge after scavenge; a string is one flat object.
+ *
+ * One batch is written at a time; a batch that fails is retried a few times, then counted as
+ * failed (never re-queued, so memory stays bounded). `close` writes everything held, including
+ * events recorded while it runs, then closes the sink.
  */
 export class PredictionLog implements PredictionListener {
   private queue: Queued[] = []
@@ -93,8 +94,13 @@ export class PredictionLog implements PredictionListener {
       this.counters = { written, failed, dropped: m.predictionLogDropped }
     }
     const sink = options.sink
-    this.encodes = takesJson(sink)
-    this.send = takesJson(sink) ? (batch) => sink.writeJson(batch as string[]) : (batch) => sink.write(batch as PredictionEvent[])
+    if (takesJson(sink)) {
+      this.encodes = true
+      this.send = (batch) => sink.writeJson(batch as string[])
+    } else {
+      this.encodes = false
+      this.send = (batch) => sink.write(batch as PredictionEvent[])
+    }
     this.warnFailure = rateLimited(options.logger, 10_000)
     this.warnDrop = rateLimited(options.logger, 60_000)
     this.timer = setInterval(() => void this.flush(), options.flushIntervalMs)
