@@ -38,10 +38,11 @@ const MAX_WRITE = 4096
  * written on every request: a generic pino call cost ~4 µs a line here, this ~1 µs.
  *
  * Lines are gathered into chunks of at most 4096 bytes, and each chunk is one synchronous write
- * (`writeAllSync`), so a busy worker makes one write per ~15 requests. Synchronous on purpose: an asynchronous write goes through libuv's thread pool, and
+ * (`writeAllSync`: whole on the pipe the workers share), so a busy worker makes one write per ~15
+ * requests. Synchronous on purpose: an asynchronous write goes through libuv's thread pool, and
  * waking a pool thread for every chunk cost ~5 µs per request on a loaded 2-core machine, more than
  * the rest of the access log. Like Node's own `process.stdout` on a pipe, a log reader that stops
- * reading stalls the process (pino's default too); nothing accumulates in memory. A timer
+ * reading stalls the process; nothing accumulates in memory. A timer
  * (`flushMs`) bounds how long a line waits when traffic is light, and `close` writes the rest:
  * lines still buffered when a process is killed with SIGKILL are lost, SIGTERM flushes them.
  * `pretty` prints through pino-pretty instead (development).
