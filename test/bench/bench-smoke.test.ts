@@ -73,3 +73,21 @@ describe('node bench/prediction-log-sink.mjs', () => {
     expect(run.stdout).toMatch(/^tabular +parse \+ event/m)
   })
 })
+
+describe('npm run bench:observability -- --quick', () => {
+  it('measures off and on, reads the prediction log back, and stops both servers cleanly (exit 0)', () => {
+    expect(hasWrk, 'wrk is not installed: apt-get install -y wrk (.ci/run does this)').toBe(true)
+    const out = join(dir, 'observability.json')
+    const run = spawnSync(process.execPath, ['bench/observability.mjs', '--quick', '--out', out], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 })
+    expect(run.status, `${run.stdout}\n${run.stderr}`).toBe(0)
+    expect(run.stdout).toMatch(/model\s+variant\s+req\/s\s+vs off/)
+    const report = JSON.parse(readFileSync(out, 'utf8'))
+    expect(report.results.map((r: any) => `${r.model} ${r.variant}`)).toEqual(['sum off', 'sum on'])
+    for (const r of report.results) expect(r.rps).toBeGreaterThan(0)
+    // The `on` server's prediction log was read back (drops are counted, not required to be zero:
+    // this is a smoke test of the harness, not of a figure).
+    expect(report.prediction_log.written).toBeGreaterThan(0)
+    expect(report.prediction_log).toEqual(expect.objectContaining({ dropped: expect.any(Number), failed: expect.any(Number) }))
+    expect(Object.values(report.exit_codes)).toEqual([0, 0])
+  }, 70_000)
+})
