@@ -1,6 +1,6 @@
 import { pino } from 'pino'
 import { isoTime } from './clock.js'
-import { writeAllSync } from './fd-writer.js'
+import { logWriter, MAX_ATOMIC_WRITE } from './fd-writer.js'
 
 /** What one access-log line says about an inference request. */
 export interface AccessEntry {
@@ -29,8 +29,6 @@ const pathJson = (path: string): string => {
   if (json === undefined) pathCache.set(path, (json = JSON.stringify(path)))
   return json
 }
-/** Writes stay at or under PIPE_BUF, so they are atomic on a pipe: lines from several workers never tear. */
-const MAX_WRITE = 4096
 
 /**
  * The access log: one JSON line per sampled inference request on stdout, the same line pino would
@@ -38,7 +36,7 @@ const MAX_WRITE = 4096
  * written on every request: a generic pino call cost ~4 µs a line here, this ~1 µs.
  *
  * Lines are gathered into chunks of at most 4096 bytes, and each chunk is one synchronous write
- * (`writeAllSync`: whole on the pipe the workers share), so a busy worker makes one write per ~15
+ * (`logWriter`: whole on the pipe the workers share), so a busy worker makes one write per ~15
  * requests. Synchronous on purpose: an asynchronous write goes through libuv's thread pool, and
  * waking a pool thread for every chunk cost ~5 µs per request on a loaded 2-core machine, more than
  * the rest of the access log. Like Node's own `process.stdout` on a pipe, a log reader that stops
@@ -49,7 +47,7 @@ const MAX_WRITE = 4096
  */
 export function createAccessLog(options: { pretty: boolean; flushMs?: number }): AccessLog {
   if (options.pretty) return prettyAccessLog()
-  let warned = false
+  const write = logWriter(1, 'the access log')
   // The line's constant parts, around the time: pino's fields first, as pino prints them.
   const beforeTime = `{"level":30,"time":"`
   const afterTime = `","pid":${process.pid},"log":"access","request_id":`
@@ -60,13 +58,7 @@ export function createAccessLog(options: { pretty: boolean; flushMs?: number }):
     const text = chunk
     chunk = ''
     chunkBytes = 0
-    try {
-      writeAllSync(1, text)
-    } catch (err) {
-      // stdout is gone (EPIPE): there is nowhere to log to; say so once, where it may still be seen.
-      if (!warned) process.emitWarning(`servekit: the access log cannot write to stdout: ${(err as Error).message}`)
-      warned = true
-    }
+    write(text)
   }
   const timer = setInterval(flush, options.flushMs ?? 500)
   timer.unref()
@@ -81,7 +73,7 @@ export function createAccessLog(options: { pretty: boolean; flushMs?: number }):
       // Every part is ASCII (request ids are checked printable ASCII, versions are safe names, the
       // rest is ours) but the client's model id: its UTF-8 bytes beyond one per character are added.
       const bytes = line.length + (ASCII.test(modelId) ? 0 : Buffer.byteLength(modelId) - modelId.length)
-      if (chunkBytes + bytes > MAX_WRITE) flush()
+      if (chunkBytes + bytes > MAX_ATOMIC_WRITE) flush()
       chunk += line
       chunkBytes += bytes
     },

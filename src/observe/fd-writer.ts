@@ -1,5 +1,13 @@
 import { writeSync } from 'node:fs'
 
+/**
+ * Writes to a pipe of at most PIPE_BUF bytes (4096 on Linux) are never split or interleaved with
+ * other writers' (POSIX). Every process of a service shares the primary's stdout: whoever writes
+ * there keeps each write within this size, and to whole lines, so lines of different processes
+ * never tear into each other.
+ */
+export const MAX_ATOMIC_WRITE = 4096
+
 /** Shared memory for Atomics.wait: a way to pause this thread for a millisecond without spinning. */
 const pause = new Int32Array(new SharedArrayBuffer(4))
 
@@ -19,6 +27,22 @@ export function writeAllSync(fd: number, data: string | Buffer): void {
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EAGAIN') throw err
       Atomics.wait(pause, 0, 0, 1)
+    }
+  }
+}
+
+/**
+ * `writeAllSync` for logs: a failed write (EPIPE: the reader is gone) is not thrown into the code
+ * that logs, since there is nowhere left to log to; `what` is named once in a process warning.
+ */
+export function logWriter(fd: number, what: string): (text: string) => void {
+  let warned = false
+  return (text) => {
+    try {
+      writeAllSync(fd, text)
+    } catch (err) {
+      if (!warned) process.emitWarning(`servekit: ${what} cannot write to fd ${fd}: ${(err as Error).message}`)
+      warned = true
     }
   }
 }

@@ -3,7 +3,7 @@ import type { Logger } from './logger.js'
 import type { Metrics } from './metrics.js'
 import type { PredictionEvent, PredictionListener } from './prediction-event.js'
 import { createSink, type SinkConfig } from './sinks/create-sink.js'
-import { MAX_ATOMIC_WRITE } from './sinks/stdout-sink.js'
+import { MAX_ATOMIC_WRITE } from './fd-writer.js'
 import { eventJson, takesJson, type PredictionSink } from './sinks/sink.js'
 
 export interface PredictionLogOptions {

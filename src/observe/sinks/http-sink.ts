@@ -1,5 +1,4 @@
-import type { PredictionEvent } from '../prediction-event.js'
-import { eventJson, type JsonSink } from './sink.js'
+import { JsonTextSink } from './sink.js'
 
 export interface HttpSinkOptions {
   url: string
@@ -10,15 +9,12 @@ export interface HttpSinkOptions {
 }
 
 /** POSTs each batch as a JSON array; any status other than 2xx is a failed write (and retried). */
-export class HttpSink implements JsonSink {
+export class HttpSink extends JsonTextSink {
   private readonly headers: Record<string, string>
 
   constructor(private readonly options: HttpSinkOptions) {
+    super()
     this.headers = { ...options.headers, 'content-type': 'application/json' }
-  }
-
-  write(batch: readonly PredictionEvent[]): Promise<void> {
-    return this.writeJson(batch.map(eventJson))
   }
 
   async writeJson(batch: readonly string[]): Promise<void> {

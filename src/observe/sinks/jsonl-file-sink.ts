@@ -1,7 +1,6 @@
 import { mkdir, open, readdir, stat, unlink, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
-import type { PredictionEvent } from '../prediction-event.js'
-import { eventJson, type JsonSink } from './sink.js'
+import { JsonTextSink } from './sink.js'
 
 export interface JsonlFileSinkOptions {
   /** Directory of the files (created when missing). */
@@ -38,7 +37,7 @@ interface OpenFile {
  * and names sort by creation time. Files are opened lazily: a process that logs nothing leaves none.
  * With `maxTotalBytes`, the oldest files are deleted at rotation so the directory cannot fill a disk.
  */
-export class JsonlFileSink implements JsonSink {
+export class JsonlFileSink extends JsonTextSink {
   private file: OpenFile | undefined
   private seq = 0
   private spareChunk: Buffer | undefined
@@ -46,6 +45,7 @@ export class JsonlFileSink implements JsonSink {
   private readonly tag: string
 
   constructor(private readonly options: JsonlFileSinkOptions) {
+    super()
     this.now = options.now ?? Date.now
     this.tag = options.tag ?? String(process.pid)
   }
@@ -53,10 +53,6 @@ export class JsonlFileSink implements JsonSink {
   /** The file being written, if any (for tests and logs). */
   get currentPath(): string | undefined {
     return this.file?.path
-  }
-
-  write(batch: readonly PredictionEvent[]): Promise<void> {
-    return this.writeJson(batch.map(eventJson))
   }
 
   async writeJson(batch: readonly string[]): Promise<void> {

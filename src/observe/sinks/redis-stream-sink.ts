@@ -1,6 +1,5 @@
-import type { PredictionEvent } from '../prediction-event.js'
 import { redact } from './http-sink.js'
-import { eventJson, type JsonSink } from './sink.js'
+import { JsonTextSink } from './sink.js'
 
 export interface RedisStreamSinkOptions {
   /** `redis://[user:password@]host:port[/db]` (or `rediss://` for TLS). */
@@ -31,13 +30,11 @@ interface StreamClient {
  * The client library (`redis`, an optional peer dependency) is imported on first use, so services
  * without this sink neither install nor load it.
  */
-export class RedisStreamSink implements JsonSink {
+export class RedisStreamSink extends JsonTextSink {
   private client: Promise<StreamClient> | undefined
 
-  constructor(private readonly options: RedisStreamSinkOptions) {}
-
-  write(batch: readonly PredictionEvent[]): Promise<void> {
-    return this.writeJson(batch.map(eventJson))
+  constructor(private readonly options: RedisStreamSinkOptions) {
+    super()
   }
 
   async writeJson(batch: readonly string[]): Promise<void> {

@@ -31,6 +31,16 @@ export interface JsonSink extends PredictionSink {
 
 export const takesJson = (sink: PredictionSink): sink is JsonSink => typeof (sink as Partial<JsonSink>).writeJson === 'function'
 
+/** The built-in sinks' common part: given events rather than text, they encode them first. */
+export abstract class JsonTextSink implements JsonSink {
+  write(batch: readonly PredictionEvent[]): Promise<void> {
+    return this.writeJson(batch.map(eventJson))
+  }
+
+  abstract writeJson(batch: readonly string[]): Promise<void>
+  abstract close(): Promise<void>
+}
+
 /**
  * An event as one line of JSON. Outputs come from user code: a BigInt or a cycle must cost that one
  * event its odd values, not fail the batch forever.

@@ -1,13 +1,5 @@
-import { writeAllSync } from '../fd-writer.js'
-import type { PredictionEvent } from '../prediction-event.js'
-import { eventJson, type JsonSink } from './sink.js'
-
-/**
- * Writes to a pipe of at most PIPE_BUF bytes (4096 on Linux) are never split or interleaved with
- * other writers' (POSIX). Every worker of a service shares the primary's stdout, so each write
- * here is whole lines within that size: a line of one worker never lands inside another's.
- */
-export const MAX_ATOMIC_WRITE = 4096
+import { MAX_ATOMIC_WRITE, writeAllSync } from '../fd-writer.js'
+import { JsonTextSink } from './sink.js'
 
 /** Synchronous text output that throws when a write failed. */
 export interface TextOut {
@@ -28,17 +20,14 @@ export interface StdoutSinkOptions {
  * large write to a pipe shared by several workers had lines of other processes torn into it.
  * A reader that stops reading stalls the worker, as it does for every log line.
  */
-export class StdoutSink implements JsonSink {
+export class StdoutSink extends JsonTextSink {
   private readonly out: TextOut
   private readonly onLongLine: ((bytes: number) => void) | undefined
 
   constructor(options: StdoutSinkOptions = {}) {
+    super()
     this.out = options.out ?? fdOut(1)
     this.onLongLine = options.onLongLine
-  }
-
-  write(batch: readonly PredictionEvent[]): Promise<void> {
-    return this.writeJson(batch.map(eventJson))
   }
 
   async writeJson(batch: readonly string[]): Promise<void> {

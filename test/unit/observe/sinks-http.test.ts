@@ -5,7 +5,8 @@ import { afterEach, describe, expect, it } from 'vitest'
 import type { PredictionEvent } from '../../../src/observe/prediction-event.js'
 import { HttpSink, redact } from '../../../src/observe/sinks/http-sink.js'
 import { NoopSink } from '../../../src/observe/sinks/noop-sink.js'
-import { MAX_ATOMIC_WRITE, StdoutSink } from '../../../src/observe/sinks/stdout-sink.js'
+import { MAX_ATOMIC_WRITE } from '../../../src/observe/fd-writer.js'
+import { StdoutSink } from '../../../src/observe/sinks/stdout-sink.js'
 
 const event = (i: number): PredictionEvent => ({
   ts: new Date(1_700_000_000_000 + i).toISOString(),
