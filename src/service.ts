@@ -96,6 +96,7 @@ export function createService(loaded: LoadedConfig, options: ServiceOptions): Se
     tracing,
     accessLog: access ? { log: access, sampleRate: accessLogSampleRate } : undefined,
     monitoring,
+    keepBodyJson: predictionLog !== undefined,
   }
   const app = buildApp(deps)
   const adminApp = config.admin.port !== undefined ? buildAdminApp(deps) : undefined

@@ -14,6 +14,12 @@ export interface PredictRequest {
   readonly parameters?: Readonly<Record<string, unknown>> | undefined
   /** Makes an experiment's split sticky: the same key always gets the same arm. */
   readonly experimentKey?: string | undefined
+  /**
+   * The request body's JSON text, with `features` one of its top-level members, when the request
+   * came over HTTP: the prediction log copies the features' text from it rather than encoding them
+   * again. Leave it out otherwise.
+   */
+  readonly bodyJson?: string | undefined
 }
 
 export interface PredictResult {

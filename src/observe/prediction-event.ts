@@ -38,7 +38,11 @@ export interface ShadowRecord {
 export interface PredictionListener {
   /** Cheap pre-check so the data plane can skip building an event nobody wants (sampling). */
   wants(modelId: string): boolean
-  record(event: PredictionEvent): void
+  /**
+   * `bodyJson`: the request body's JSON text when the event's features came from it (HTTP), for a
+   * listener that writes the features as JSON and can copy their text (PredictRequest.bodyJson).
+   */
+  record(event: PredictionEvent, bodyJson?: string): void
   /** Flush what is queued (graceful shutdown). */
   close(): Promise<void>
 }

@@ -4,7 +4,8 @@ import type { Metrics } from './metrics.js'
 import type { PredictionEvent, PredictionListener } from './prediction-event.js'
 import { createSink, type SinkConfig } from './sinks/create-sink.js'
 import { MAX_ATOMIC_WRITE } from './fd-writer.js'
-import { eventJson, takesJson, type PredictionSink } from './sinks/sink.js'
+import { takesJson, type JsonSink, type PredictionSink } from './sinks/sink.js'
+import { eventJson, JsonLinesEncoder, type JsonLines } from './sinks/json-lines.js'
 
 export interface PredictionLogOptions {
   sink: PredictionSink
@@ -38,30 +39,113 @@ export interface PredictionLogStats {
   dropped: number
 }
 
+/** What the log holds between `record` and its sink, taken out in batches. */
+interface Held<B> {
+  /** Events held, not counting a batch being written. */
+  readonly length: number
+  push(event: PredictionEvent, bodyJson: string | undefined): void
+  /** The oldest events held, at most `max` (at least one); undefined when none are held. */
+  take(max: number): { batch: B; count: number } | undefined
+  send(batch: B): Promise<void>
+  /** Told once the sink took the batch on its first attempt (it holds nothing of it any more). */
+  delivered(batch: B): void
+}
+
+/** For a sink of events (a user's): the events themselves. */
+class HeldEvents implements Held<PredictionEvent[]> {
+  private queue: PredictionEvent[] = []
+
+  constructor(private readonly sink: PredictionSink) {}
+
+  get length(): number {
+    return this.queue.length
+  }
+  push(event: PredictionEvent): void {
+    this.queue.push(event)
+  }
+  take(max: number): { batch: PredictionEvent[]; count: number } | undefined {
+    if (this.queue.length === 0) return undefined
+    let batch: PredictionEvent[]
+    if (this.queue.length <= max) {
+      batch = this.queue
+      this.queue = []
+    } else {
+      batch = this.queue.splice(0, max)
+    }
+    return { batch, count: batch.length }
+  }
+  send(batch: PredictionEvent[]): Promise<void> {
+    return this.sink.write(batch)
+  }
+  delivered(): void {}
+}
+
 /**
- * What the queue holds: an event's JSON text for a sink that takes JSON (every built-in one), the
- * event itself for one that does not.
+ * For a sink of JSON lines (every built-in one): the events recorded in a turn of the event loop
+ * are encoded right after it (`setImmediate`, once the responses are out), into buffers outside
+ * the JavaScript heap (JsonLinesEncoder). An event held as objects (its features above all) or as
+ * a string until its batch is written stays alive through young-generation collections, each
+ * copying it again.
  */
-type Queued = PredictionEvent | string
+class HeldLines implements Held<JsonLines> {
+  private fresh: PredictionEvent[] = []
+  /** Each fresh event's request body, when it came with one (undefined otherwise). */
+  private bodies: Array<string | undefined> = []
+  private scheduled = false
+  private readonly encoder: JsonLinesEncoder
+
+  constructor(
+    private readonly sink: JsonSink,
+    maxBatch: number,
+  ) {
+    this.encoder = new JsonLinesEncoder(maxBatch)
+  }
+
+  get length(): number {
+    return this.fresh.length + this.encoder.length
+  }
+  push(event: PredictionEvent, bodyJson: string | undefined): void {
+    this.fresh.push(event)
+    this.bodies.push(bodyJson)
+    if (!this.scheduled) {
+      this.scheduled = true
+      setImmediate(this.encode)
+    }
+  }
+  take(max: number): { batch: JsonLines; count: number } | undefined {
+    this.encode()
+    const batch = this.encoder.take(max)
+    return batch && { batch, count: batch.count }
+  }
+  send(batch: JsonLines): Promise<void> {
+    return this.sink.writeJson(batch)
+  }
+  delivered(batch: JsonLines): void {
+    this.encoder.recycle(batch)
+  }
+
+  private readonly encode = (): void => {
+    this.scheduled = false
+    if (this.fresh.length === 0) return
+    const { fresh, bodies } = this
+    this.fresh = []
+    this.bodies = []
+    for (let i = 0; i < fresh.length; i++) this.encoder.add(eventJson(fresh[i]!, bodies[i]))
+  }
+}
 
 /**
  * Prediction events sampled, buffered and handed to a sink in batches, off the request path.
- * `record` only pushes onto a bounded array: when it is full the event is dropped and counted, so a
- * slow or dead sink never slows, blocks or fails a request. For a sink that takes JSON, the events
- * recorded in a turn of the event loop are encoded right after it (`setImmediate`, once the
- * responses are out) and the queue keeps only their text: an event held until its batch is written
- * keeps ~35 objects alive (its features above all), and the young-generation garbage collector
- * copies every live object, scavenge after scavenge; a string is one flat object.
+ * `record` only adds to a bounded buffer: when it is full the event is dropped and counted, so a
+ * slow or dead sink never slows, blocks or fails a request. What the buffer holds depends on the
+ * sink: JSON lines for the built-in ones (HeldLines), the events for a user's (HeldEvents).
  *
  * One batch is written at a time; a batch that fails is retried a few times, then counted as
  * failed (never re-queued, so memory stays bounded). `close` writes everything held, including
  * events recorded while it runs, then closes the sink.
  */
 export class PredictionLog implements PredictionListener {
-  private queue: Queued[] = []
-  /** Recorded this turn, encoded in the next check phase (JSON sinks only). */
-  private fresh: PredictionEvent[] = []
-  private encodeScheduled = false
+  private readonly held: Held<unknown>
   private inFlight = 0
   private flushing: Promise<void> | undefined
   private flushScheduled = false
@@ -77,8 +161,6 @@ export class PredictionLog implements PredictionListener {
   private readonly counters: { written: Counter.Internal; failed: Counter.Internal; dropped: Counter } | undefined
   private readonly warnFailure: (fields: object, msg: string) => void
   private readonly warnDrop: (fields: object, msg: string) => void
-  private readonly send: (batch: Queued[]) => Promise<void>
-  private readonly encodes: boolean
 
   constructor(private readonly options: PredictionLogOptions) {
     this.rates = new Map(Object.entries(options.sampleRates ?? {}))
@@ -94,13 +176,7 @@ export class PredictionLog implements PredictionListener {
       this.counters = { written, failed, dropped: m.predictionLogDropped }
     }
     const sink = options.sink
-    if (takesJson(sink)) {
-      this.encodes = true
-      this.send = (batch) => sink.writeJson(batch as string[])
-    } else {
-      this.encodes = false
-      this.send = (batch) => sink.write(batch as PredictionEvent[])
-    }
+    this.held = takesJson(sink) ? new HeldLines(sink, options.maxBatch) : new HeldEvents(sink)
     this.warnFailure = rateLimited(options.logger, 10_000)
     this.warnDrop = rateLimited(options.logger, 60_000)
     this.timer = setInterval(() => void this.flush(), options.flushIntervalMs)
@@ -112,50 +188,34 @@ export class PredictionLog implements PredictionListener {
     return rate >= 1 || (rate > 0 && this.random() < rate)
   }
 
-  record(event: PredictionEvent): void {
-    if (this.closed || this.queue.length + this.fresh.length + this.inFlight >= this.options.bufferSize) {
+  record(event: PredictionEvent, bodyJson?: string): void {
+    const held = this.held
+    if (this.closed || held.length + this.inFlight >= this.options.bufferSize) {
       this.counts.dropped++
       this.counters?.dropped.inc()
       this.warnDrop({ sink: this.options.sinkName, buffer_size: this.options.bufferSize, dropped_total: this.counts.dropped }, this.closed ? 'prediction log: event after close; dropped' : 'prediction log: buffer full; dropping events')
       return
     }
-    if (this.encodes) {
-      this.fresh.push(event)
-      if (!this.encodeScheduled) {
-        this.encodeScheduled = true
-        setImmediate(this.encodeFresh)
-      }
-      return
-    }
-    this.queue.push(event)
+    held.push(event, bodyJson)
     // A full batch goes out at once, but on a later turn: the sink's work stays off this request.
-    if (this.queue.length >= this.options.maxBatch && !this.flushScheduled && this.flushing === undefined) {
+    if (held.length >= this.options.maxBatch && !this.flushScheduled && this.flushing === undefined) {
       this.flushScheduled = true
-      setImmediate(() => {
-        this.flushScheduled = false
-        void this.flush()
-      })
+      setImmediate(this.scheduledFlush)
     }
   }
 
-  /** Encodes the events recorded since the last call; starts a write once a batch is full. */
-  private readonly encodeFresh = (): void => {
-    this.encodeScheduled = false
-    const fresh = this.fresh
-    if (fresh.length === 0) return
-    this.fresh = []
-    for (const event of fresh) this.queue.push(eventJson(event))
-    if (this.queue.length >= this.options.maxBatch && this.flushing === undefined) void this.flush()
+  private readonly scheduledFlush = (): void => {
+    this.flushScheduled = false
+    void this.flush()
   }
 
   stats(): PredictionLogStats {
-    return { buffered: this.queue.length + this.fresh.length + this.inFlight, ...this.counts }
+    return { buffered: this.held.length + this.inFlight, ...this.counts }
   }
 
-  /** Writes what is queued now (one write at a time: joins a flush in progress). */
+  /** Writes what is held now (one write at a time: joins a flush in progress). */
   flush(): Promise<void> {
-    this.encodeFresh()
-    if (this.flushing === undefined && this.queue.length > 0) {
+    if (this.flushing === undefined && this.held.length > 0) {
       this.flushing = this.drain().finally(() => {
         this.flushing = undefined
       })
@@ -172,7 +232,7 @@ export class PredictionLog implements PredictionListener {
     this.draining = true
     clearInterval(this.timer)
     // Events may still arrive while the last batches are written (shadows finishing): take them too.
-    while (this.flushing !== undefined || this.queue.length > 0 || this.fresh.length > 0) await this.flush()
+    while (this.flushing !== undefined || this.held.length > 0) await this.flush()
     this.closed = true
     try {
       await this.options.sink.close()
@@ -181,42 +241,40 @@ export class PredictionLog implements PredictionListener {
     }
   }
 
-  /** Batches until the queue is empty, or, outside shutdown, until less than a full batch is left (the timer takes it). */
+  /** Batches until nothing is held, or, outside shutdown, until less than a full batch is left (the timer takes it). */
   private async drain(): Promise<void> {
     const { maxBatch } = this.options
     do {
-      let batch: Queued[]
-      if (this.queue.length <= maxBatch) {
-        batch = this.queue
-        this.queue = []
-      } else {
-        batch = this.queue.splice(0, maxBatch)
-      }
-      this.inFlight = batch.length
+      const taken = this.held.take(maxBatch)
+      if (taken === undefined) return
+      this.inFlight = taken.count
       try {
-        await this.deliver(batch)
+        await this.deliver(taken.batch, taken.count)
       } finally {
         this.inFlight = 0
       }
-    } while (this.queue.length >= maxBatch || (this.draining && this.queue.length > 0))
+    } while (this.held.length >= maxBatch || (this.draining && this.held.length > 0))
   }
 
-  private async deliver(batch: Queued[]): Promise<void> {
+  private async deliver(batch: unknown, count: number): Promise<void> {
     const { retries, retryDelayMs = 100, sinkName } = this.options
     for (let attempt = 0; ; attempt++) {
       try {
         if (this.givenUp) throw new Error('an earlier batch failed during shutdown')
-        await this.send(batch)
-        this.counts.written += batch.length
-        this.counters?.written.inc(batch.length)
+        await this.held.send(batch)
+        this.counts.written += count
+        this.counters?.written.inc(count)
+        // After a failed attempt the sink may still hold the batch (a timed-out write queued in a
+        // client library): its buffers are reused only when the first attempt took it.
+        if (attempt === 0) this.held.delivered(batch)
         return
       } catch (err) {
         if (attempt >= retries || this.givenUp) {
-          this.counts.failed += batch.length
-          this.counters?.failed.inc(batch.length)
+          this.counts.failed += count
+          this.counters?.failed.inc(count)
           // At shutdown time is short: one batch that failed every attempt means the sink is down.
           if (this.draining) this.givenUp = true
-          this.warnFailure({ err, sink: sinkName, events: batch.length, attempts: attempt + 1, failed_total: this.counts.failed }, 'prediction log: sink write failed; events lost')
+          this.warnFailure({ err, sink: sinkName, events: count, attempts: attempt + 1, failed_total: this.counts.failed }, 'prediction log: sink write failed; events lost')
           return
         }
         await new Promise((r) => setTimeout(r, retryDelayMs * 2 ** attempt))

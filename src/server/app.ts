@@ -16,6 +16,7 @@ import type { Monitoring } from '../observe/monitoring/service-monitoring.js'
 import { requestMetricsObserver } from './request-metrics.js'
 import { requestTracingHooks } from './request-tracing.js'
 import { accessLogObserver } from './access-log.js'
+import { BODY_JSON } from './routes/infer.js'
 import type { Tracing } from '../observe/tracing.js'
 import type { Metrics } from '../observe/metrics.js'
 
@@ -35,11 +36,14 @@ export interface AppDeps {
   accessLog?: { log: AccessLog; sampleRate: number } | undefined
   /** Absent when monitoring is off: GET /models/:id/monitoring says so. */
   monitoring?: Monitoring | undefined
+  /** Keep each JSON body's text for the data plane (PredictRequest.bodyJson): when the prediction log is on. */
+  keepBodyJson?: boolean | undefined
 }
 
 /** Assembles the HTTP app. It never listens: `cluster/` (or a test) does. */
 export function buildApp(deps: AppDeps): FastifyInstance {
   const app = createFastify(deps)
+  if (deps.keepBodyJson) keepBodyJson(app)
   inferRoutes(app, {
     predict: deps.predict,
     predictBatch: deps.predictBatch,
@@ -103,6 +107,20 @@ function afterResponse(observers: readonly ResponseObserver[]): onResponseHookHa
     if ((reply.raw as Reported)[REPORTED] !== true) for (const observe of observers) observe(request, reply, reply.statusCode, reply.elapsedTime)
     done()
   }
+}
+
+/**
+ * Fastify's own JSON parser (the same errors, the same `__proto__` protection), which also keeps
+ * the body's text on the request (`bodyJson`): a reference to the string the parser read, no copy.
+ */
+function keepBodyJson(app: FastifyInstance): void {
+  const parse = app.getDefaultJsonParser('error', 'error')
+  app.decorateRequest(BODY_JSON, null)
+  app.removeContentTypeParser('application/json')
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    ;(request as unknown as Record<typeof BODY_JSON, string>)[BODY_JSON] = body as string
+    parse(request, body as string, done)
+  })
 }
 
 /** The management API alone, for `admin.port` (e.g. bound to 127.0.0.1 or a private network). */

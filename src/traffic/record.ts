@@ -41,11 +41,11 @@ export class Recorder {
     return picked.length > 0 ? picked : undefined
   }
 
-  /** Gives the event to the listeners `select` picked for it. */
-  record(event: PredictionEvent, picked: readonly PredictionListener[]): void {
+  /** Gives the event to the listeners `select` picked for it; `bodyJson` as in PredictionListener.record. */
+  record(event: PredictionEvent, picked: readonly PredictionListener[], bodyJson?: string): void {
     for (const l of picked) {
       try {
-        l.record(event)
+        l.record(event, bodyJson)
       } catch (err) {
         this.warnOnce(err)
       }
@@ -105,7 +105,7 @@ export function withEvents(recorder: Recorder) {
 
 function recordOne(recorder: Recorder, req: PredictRequest, res: PredictResult, at: number, t0: number): void {
   const picked = recorder.select(res.modelId)
-  if (picked) recorder.record(predictionEvent(req, res, at, performance.now() - t0, NO_SHADOWS), picked)
+  if (picked) recorder.record(predictionEvent(req, res, at, performance.now() - t0, NO_SHADOWS), picked, req.bodyJson)
 }
 
 /** The batch endpoint: one event per instance that got an output, all with the request's id. */

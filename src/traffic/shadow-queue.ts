@@ -118,7 +118,7 @@ export class ShadowQueue {
     const runs = job.targets.map((t) => this.runTarget(t, job))
     const shadows = await Promise.all(runs.map((r) => r.record))
     // Primary and shadows recorded together, once every shadow answered or timed out.
-    if (job.listeners) this.options.recorder.record(predictionEvent(job.req, job.result, job.start.at, job.latencyMs, shadows), job.listeners)
+    if (job.listeners) this.options.recorder.record(predictionEvent(job.req, job.result, job.start.at, job.latencyMs, shadows), job.listeners, job.req.bodyJson)
     await Promise.all(runs.map((r) => r.settled))
   }
 

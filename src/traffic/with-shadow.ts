@@ -23,7 +23,7 @@ export function withShadow(modelId: string, targets: readonly ShadowTarget[], qu
     // A copy: the job records after its shadows finish, to the listeners picked now.
     const listeners = recorder.listeners.length > 0 ? recorder.select(result.modelId)?.slice() : undefined
     if (picked === undefined || !queue.push({ modelId, req, result, start, latencyMs, targets: picked, listeners })) {
-      if (listeners) recorder.record(predictionEvent(req, result, start.at, latencyMs, []), listeners)
+      if (listeners) recorder.record(predictionEvent(req, result, start.at, latencyMs, []), listeners, req.bodyJson)
     }
     return result
   }

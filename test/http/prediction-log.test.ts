@@ -99,6 +99,29 @@ describe('prediction log: JSONL files (black-box)', () => {
     }
   })
 
+  it('writes the features as the client sent them: the text of compact features copied, other features re-encoded, one line each', async () => {
+    const logDir = join(dir, 'plogs')
+    const s = await start({ sink: { type: 'jsonl', dir: './plogs' } })
+    const bodies = [
+      '{"model_id":"sum","features":{"a":1.50,"b":2e1},"request_id":"compact"}',
+      '{\n  "model_id": "sum",\n  "features": {\n    "a": 1.50,\n    "b": 2e1\n  },\n  "request_id": "pretty"\n}\n',
+      '{"request_id":"first","features":{"z":-0.0,"y":1E2},"model_id":"sum"}',
+    ]
+    for (const body of bodies) {
+      const res = await fetch(`${s.url}/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })
+      expect(res.status).toBe(200)
+    }
+    expect(await s.stop()).toBe(0)
+    // Each worker writes files of its own.
+    const lines = (await Promise.all((await readdir(logDir)).map((f) => readFile(join(logDir, f), 'utf8')))).flatMap((t) => t.split('\n')).filter((l) => l !== '')
+    expect(lines).toHaveLength(3)
+    const byId = new Map(lines.map((l) => [JSON.parse(l).request_id as string, l]))
+    expect(byId.get('compact')).toContain('"features":{"a":1.50,"b":2e1},')
+    expect(byId.get('pretty')).toContain('"features":{"a":1.5,"b":20},')
+    expect(byId.get('first')).toContain('"features":{"z":-0.0,"y":1E2},')
+    expect(['compact', 'pretty', 'first'].map((id) => JSON.parse(byId.get(id)!).output)).toEqual([1021.5, 1021.5, 1100])
+  })
+
   it('rotates by size: many files, none past maxBytes, every event once', async () => {
     const logDir = join(dir, 'plogs')
     const s = await start({ sink: { type: 'jsonl', dir: logDir, maxBytes: 2048 }, maxBatch: 16, flushIntervalMs: 50 })

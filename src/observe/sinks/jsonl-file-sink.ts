@@ -1,5 +1,6 @@
 import { mkdir, open, readdir, stat, unlink, type FileHandle } from 'node:fs/promises'
 import { join } from 'node:path'
+import { NEWLINE, type JsonLines } from './json-lines.js'
 import { JsonTextSink } from './sink.js'
 
 export interface JsonlFileSinkOptions {
@@ -40,7 +41,6 @@ interface OpenFile {
 export class JsonlFileSink extends JsonTextSink {
   private file: OpenFile | undefined
   private seq = 0
-  private spareChunk: Buffer | undefined
   private readonly now: () => number
   private readonly tag: string
 
@@ -55,48 +55,24 @@ export class JsonlFileSink extends JsonTextSink {
     return this.file?.path
   }
 
-  async writeJson(batch: readonly string[]): Promise<void> {
+  async writeJson(batch: JsonLines): Promise<void> {
     const { maxBytes, maxAgeMs } = this.options
     const now = this.now()
     let file = this.file !== undefined && now - this.file.openedAt < maxAgeMs ? this.file : await this.rotate(now)
-    // Lines are encoded straight into a chunk buffer kept for the next batch, and the chunk is
-    // written when full: joining a batch into one string and encoding that into a fresh Buffer
-    // cost two megabyte-sized allocations and copies per batch (page faults, mostly).
-    const chunk = this.takeChunk()
-    try {
-      let used = 0
-      for (const json of batch) {
-        // Worst case three bytes per UTF-16 unit, plus the newline: checked before encoding, so
-        // `write` never truncates a line.
-        const room = json.length * 3 + 1
-        if (room > chunk.length - used && used > 0) {
-          await this.append(file, chunk, used)
-          used = 0
+    for (const chunk of batch.chunks) {
+      let rest = chunk
+      while (rest.length > 0) {
+        // Rotation by size: the whole lines that fit go to this file, the rest starts the next one.
+        const room = maxBytes - file.bytes
+        let cut = rest.length <= room ? rest.length : room > 0 ? rest.lastIndexOf(NEWLINE, room - 1) + 1 : 0
+        // A line larger than maxBytes: a file of its own.
+        if (cut === 0 && file.bytes === 0) cut = rest.indexOf(NEWLINE) + 1
+        if (cut > 0) {
+          await this.append(file, rest.subarray(0, cut))
+          rest = rest.subarray(cut)
         }
-        let line: Buffer
-        let n: number
-        if (room > chunk.length) {
-          // A line larger than the chunk: a buffer of its own.
-          line = Buffer.from(json + '\n')
-          n = line.length
-        } else {
-          line = chunk
-          n = chunk.write(json, used) + 1
-          chunk[used + n - 1] = NEWLINE
-        }
-        // Rotation by size: this line starts the next file when it would push this one past maxBytes.
-        if (file.bytes + used + n > maxBytes && file.bytes + used > 0) {
-          if (used > 0) await this.append(file, chunk, used)
-          if (line === chunk) chunk.copyWithin(0, used, used + n)
-          used = 0
-          file = await this.rotate(now)
-        }
-        if (line === chunk) used += n
-        else await this.append(file, line, n)
+        if (rest.length > 0) file = await this.rotate(now)
       }
-      if (used > 0) await this.append(file, chunk, used)
-    } finally {
-      this.spareChunk = chunk
     }
   }
 
@@ -106,18 +82,11 @@ export class JsonlFileSink extends JsonTextSink {
     if (file) await finish(file)
   }
 
-  /** The chunk buffer, or a fresh one should a second write overlap this one (PredictionLog never does that). */
-  private takeChunk(): Buffer {
-    const chunk = this.spareChunk ?? Buffer.allocUnsafe(CHUNK_BYTES)
-    this.spareChunk = undefined
-    return chunk
-  }
-
-  /** Writes `bytes` bytes from the start of `data` at the end of the file. */
-  private async append(file: OpenFile, data: Buffer, bytes: number): Promise<void> {
+  /** Writes `data` at the end of the file. */
+  private async append(file: OpenFile, data: Buffer): Promise<void> {
     try {
-      for (let done = 0; done < bytes; ) done += (await file.handle.write(data, done, bytes - done)).bytesWritten
-      file.bytes += bytes
+      for (let done = 0; done < data.length; ) done += (await file.handle.write(data, done, data.length - done)).bytesWritten
+      file.bytes += data.length
     } catch (err) {
       // The batch is retried whole; it goes to a fresh file rather than after a torn line.
       if (this.file === file) this.file = undefined
@@ -172,9 +141,6 @@ export class JsonlFileSink extends JsonTextSink {
   }
 }
 
-/** Bytes encoded before a write: large enough that a batch takes a few system calls, small enough to keep per process. */
-const CHUNK_BYTES = 256 * 1024
-const NEWLINE = 0x0a
 
 /** A file's open time in its name: the ISO time without separators, `20261128T160456123Z`. */
 const fileStamp = (ms: number): string => new Date(ms).toISOString().replace(/[-:.]/g, '')

@@ -1,4 +1,5 @@
 import { redact } from './http-sink.js'
+import { forEachLine, type JsonLines } from './json-lines.js'
 import { JsonTextSink } from './sink.js'
 
 export interface RedisStreamSinkOptions {
@@ -17,7 +18,7 @@ export interface RedisStreamSinkOptions {
 /** The part of node-redis's client this sink uses. */
 interface StreamClient {
   connect(): Promise<unknown>
-  xAdd(key: string, id: string, message: Record<string, string>, options: { TRIM: { strategy: 'MAXLEN'; strategyModifier: '~'; threshold: number } }): Promise<unknown>
+  xAdd(key: string, id: string, message: Record<string, string | Buffer>, options: { TRIM: { strategy: 'MAXLEN'; strategyModifier: '~'; threshold: number } }): Promise<unknown>
   close(): Promise<void>
   destroy(): void
   on(event: 'error', listener: (err: Error) => void): unknown
@@ -37,11 +38,14 @@ export class RedisStreamSink extends JsonTextSink {
     super()
   }
 
-  async writeJson(batch: readonly string[]): Promise<void> {
+  async writeJson(batch: JsonLines): Promise<void> {
     const client = await this.connect()
     const trim = { TRIM: { strategy: 'MAXLEN', strategyModifier: '~', threshold: this.options.maxLen } } as const
-    // Issued in one tick, node-redis writes them as one pipeline.
-    await Promise.all(batch.map((json) => client.xAdd(this.options.stream, '*', { event: json }, trim)))
+    // Issued in one tick, node-redis writes them as one pipeline. Each event is its line's bytes
+    // (a view of the batch's buffer: the promise settles only once Redis answered every XADD).
+    const added: Array<Promise<unknown>> = []
+    forEachLine(batch, (json) => added.push(client.xAdd(this.options.stream, '*', { event: json }, trim)))
+    await Promise.all(added)
   }
 
   async close(): Promise<void> {

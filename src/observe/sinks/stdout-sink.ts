@@ -1,14 +1,15 @@
 import { MAX_ATOMIC_WRITE, writeAllSync } from '../fd-writer.js'
+import { NEWLINE, type JsonLines } from './json-lines.js'
 import { JsonTextSink } from './sink.js'
 
-/** Synchronous text output that throws when a write failed. */
-export interface TextOut {
-  write(text: string): void
+/** Synchronous output that throws when a write failed. */
+export interface BytesOut {
+  write(bytes: Buffer): void
 }
 
 export interface StdoutSinkOptions {
   /** Where the lines go (default: file descriptor 1, written synchronously). */
-  out?: TextOut
+  out?: BytesOut
   /** Told about an event line longer than MAX_ATOMIC_WRITE bytes, which no write can keep whole on a shared pipe. */
   onLongLine?: (bytes: number) => void
 }
@@ -21,7 +22,7 @@ export interface StdoutSinkOptions {
  * A reader that stops reading stalls the worker, as it does for every log line.
  */
 export class StdoutSink extends JsonTextSink {
-  private readonly out: TextOut
+  private readonly out: BytesOut
   private readonly onLongLine: ((bytes: number) => void) | undefined
 
   constructor(options: StdoutSinkOptions = {}) {
@@ -30,29 +31,24 @@ export class StdoutSink extends JsonTextSink {
     this.onLongLine = options.onLongLine
   }
 
-  async writeJson(batch: readonly string[]): Promise<void> {
-    let chunk = ''
-    let bytes = 0
-    for (const json of batch) {
-      const n = Buffer.byteLength(json) + 1
-      if (bytes + n > MAX_ATOMIC_WRITE && bytes > 0) {
-        this.out.write(chunk)
-        chunk = ''
-        bytes = 0
+  async writeJson(batch: JsonLines): Promise<void> {
+    for (const chunk of batch.chunks) {
+      for (let start = 0; start < chunk.length; ) {
+        // The whole lines that fit in one atomic write.
+        let end = chunk.length - start <= MAX_ATOMIC_WRITE ? chunk.length : chunk.lastIndexOf(NEWLINE, start + MAX_ATOMIC_WRITE - 1) + 1
+        if (end <= start) {
+          // Not even one line fits: written on its own.
+          end = chunk.indexOf(NEWLINE, start) + 1
+          this.onLongLine?.(end - start)
+        }
+        this.out.write(chunk.subarray(start, end))
+        start = end
       }
-      if (n > MAX_ATOMIC_WRITE) {
-        this.onLongLine?.(n)
-        this.out.write(json + '\n')
-        continue
-      }
-      chunk += json + '\n'
-      bytes += n
     }
-    if (bytes > 0) this.out.write(chunk)
   }
 
   async close(): Promise<void> {}
 }
 
 /** A file descriptor written synchronously, each write whole (see writeAllSync). */
-const fdOut = (fd: number): TextOut => ({ write: (text) => writeAllSync(fd, text) })
+const fdOut = (fd: number): BytesOut => ({ write: (bytes) => writeAllSync(fd, bytes) })

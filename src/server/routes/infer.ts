@@ -28,6 +28,10 @@ interface BatchBody {
   experiment_key?: string
 }
 
+/** The request's property holding its JSON body's text, when the app keeps it (app.ts). */
+export const BODY_JSON = 'servekitBodyJson'
+type WithBodyJson = FastifyRequest & { [BODY_JSON]?: string | null }
+
 const ABORT = Symbol('servekit.abort')
 type Watched = ServerResponse & { [ABORT]?: RequestSignal }
 
@@ -127,7 +131,8 @@ export function inferRoutes(
     const body = request.body
     const requestId = pickRequestId(body.request_id, request.headers['x-request-id'])
     void reply.header('x-request-id', requestId)
-    const req = { modelId: body.model_id, modelVersion: body.model_version, features: body.features, requestId, parameters: body.parameters, experimentKey: body.experiment_key }
+    const bodyJson = (request as WithBodyJson)[BODY_JSON] ?? undefined
+    const req = { modelId: body.model_id, modelVersion: body.model_version, features: body.features, requestId, parameters: body.parameters, experimentKey: body.experiment_key, bodyJson }
     const signal = disconnectSignal(reply)
     // With tracing on, the data plane runs inside the request's span, so routing and predict become its children.
     const t = tracing === undefined ? undefined : traceOf(request)

@@ -6,7 +6,8 @@ import type { Logger } from '../../../src/observe/logger.js'
 import { Metrics } from '../../../src/observe/metrics.js'
 import type { PredictionEvent } from '../../../src/observe/prediction-event.js'
 import { createPredictionLog, PredictionLog, type PredictionLogOptions } from '../../../src/observe/prediction-log.js'
-import { eventJson, type JsonSink, type PredictionSink } from '../../../src/observe/sinks/sink.js'
+import { type JsonSink, type PredictionSink } from '../../../src/observe/sinks/sink.js'
+import { eventJson, forEachLine, type JsonLines } from '../../../src/observe/sinks/json-lines.js'
 
 const event = (i: number, model = 'churn'): PredictionEvent => ({
   ts: new Date(1_700_000_000_000 + i).toISOString(),
@@ -76,12 +77,15 @@ class TestSink implements PredictionSink {
   }
 }
 
-/** The same, taking events as JSON text, as the built-in sinks do (the log then queues text, not events). */
+/** The same, taking events as JSON lines, as the built-in sinks do (the log then holds bytes, not events). */
 class JsonTestSink extends TestSink implements JsonSink {
   readonly texts: string[] = []
-  writeJson(batch: readonly string[]): Promise<void> {
-    this.texts.push(...batch)
-    return this.write(batch.map((json) => JSON.parse(json) as PredictionEvent))
+  writeJson(batch: JsonLines): Promise<void> {
+    const texts: string[] = []
+    forEachLine(batch, (line) => texts.push(line.toString()))
+    expect(texts).toHaveLength(batch.count)
+    this.texts.push(...texts)
+    return this.write(texts.map((json) => JSON.parse(json) as PredictionEvent))
   }
 }
 
@@ -282,7 +286,7 @@ describe('PredictionLog: a sink of JSON text', () => {
     expect(log.stats().buffered).toBe(7)
     await sink.stored(2)
     await log.close()
-    expect(sink.texts).toEqual(events.map(eventJson))
+    expect(sink.texts).toEqual(events.map((e) => eventJson(e)))
   })
 
   it('writes what the event held when recorded, whatever its objects hold later', async () => {

@@ -91,7 +91,7 @@ describe('StdoutSink', () => {
   /** Every write the sink makes, as text. */
   const capture = () => {
     const writes: string[] = []
-    return { writes, out: { write: (text: string) => void writes.push(text) } }
+    return { writes, out: { write: (bytes: Buffer) => void writes.push(bytes.toString()) } }
   }
 
   it('writes one JSON line per event, a small batch in one write', async () => {
