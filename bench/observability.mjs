@@ -35,12 +35,13 @@ const { values: flags } = parseArgs({
     out: { type: 'string', default: join(BENCH, 'results/observability.json') },
     breakdown: { type: 'boolean', default: false },
     pin: { type: 'boolean', default: false },
+    paired: { type: 'boolean', default: false },
     variants: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 })
 if (flags.help) {
-  console.log(`usage: npm run bench:observability -- [--workers 2] [--duration 8] [--rounds 3] [--connections 32] [--threads 2] [--models sum,tabular] [--breakdown | --variants off,on,...] [--pin] [--quick] [--out FILE]`)
+  console.log(`usage: npm run bench:observability -- [--workers 2] [--duration 8] [--rounds 3] [--connections 32] [--threads 2] [--models sum,tabular] [--breakdown | --variants off,on,...] [--pin] [--paired] [--quick] [--out FILE]`)
   process.exit(0)
 }
 const settings = {
@@ -57,8 +58,10 @@ if (!existsSync(join(ROOT, 'dist/cli/main.js'))) {
   console.error('bench: servekit is not built: run `npm run build` first')
   process.exit(2)
 }
+// --paired: every variant served at once, on the same core, each saturated by its own wrk.
+if (flags.paired) flags.pin = true
 if (flags.pin && (os.availableParallelism() < 2 || Number(flags.workers) !== 1)) {
-  console.error('bench: --pin needs two cores and --workers 1 (the server on one core, wrk on the other)')
+  console.error('bench: --pin and --paired need two cores and --workers 1 (the servers on one core, wrk on the other)')
   process.exit(2)
 }
 if (spawnSync('wrk', ['--version'], { stdio: 'ignore' }).error !== undefined) {
@@ -231,10 +234,15 @@ async function main() {
     const runs = Object.fromEntries(names.map((n) => [n, []]))
     // Alternating rounds: whatever the machine's neighbours do hits every variant alike.
     for (let round_ = 0; round_ < settings.rounds; round_++) {
-      for (const name of names) {
-        const r = await measure(servers[name], model, settings.duration_s)
+      const report = (name, r) => {
         runs[name].push(r)
         console.log(`bench: ${model} ${name.padEnd(19)} round ${round_ + 1}: ${r.rps} req/s, ${r.cpu_us_per_request} µs CPU/request, p50 ${r.p50_ms.toFixed(2)} ms, p99 ${r.p99_ms.toFixed(2)} ms, errors ${r.errors}`)
+      }
+      if (flags.paired) {
+        const rs = await Promise.all(names.map((name) => measure(servers[name], model, settings.duration_s)))
+        names.forEach((name, i) => report(name, rs[i]))
+      } else {
+        for (const name of names) report(name, await measure(servers[name], model, settings.duration_s))
       }
     }
     const summary = (rs) => ({ rps: median(rs.map((r) => r.rps)), cpu_us_per_request: median(rs.map((r) => r.cpu_us_per_request)), p50_ms: round(median(rs.map((r) => r.p50_ms)), 3), p99_ms: round(median(rs.map((r) => r.p99_ms)), 3), errors: rs.reduce((a, r) => a + r.errors, 0), runs: rs })
@@ -243,7 +251,10 @@ async function main() {
     for (const name of names) {
       const v = byVariant[name]
       // Throughput ratio measured, and the one CPU cost implies for a CPU-bound server (off cost / this cost).
-      results.push({ model, variant: name, ...v, ratio_to_off: round(v.rps / off.rps, 3), cpu_ratio_off_to_this: round(off.cpu_us_per_request / v.cpu_us_per_request, 3) })
+      // Ratios within each round (measured together, or back to back), then their median: the
+      // machine's speed drifts between rounds more than the variants differ.
+      const perRound = (f) => median(v.runs.map((r, i) => f(r, off.runs[i])))
+      results.push({ model, variant: name, ...v, ratio_to_off: round(perRound((r, o) => r.rps / o.rps), 3), cpu_ratio_off_to_this: round(perRound((r, o) => o.cpu_us_per_request / r.cpu_us_per_request), 3) })
     }
   }
   const counters = await predictionLogCounters(servers.on.url)
