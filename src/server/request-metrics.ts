@@ -3,7 +3,13 @@ import type { Metrics } from '../observe/metrics.js'
 
 /** Set by the infer handlers once a version answered, read by the response hook. */
 export const VERSION = Symbol('servekit.version')
-type Tagged = FastifyRequest & { [VERSION]?: string }
+/** Set by the infer handlers with the request id they picked (also the x-request-id header), read by the access log. */
+export const REQUEST_ID = Symbol('servekit.requestId')
+export type Tagged = FastifyRequest & { [VERSION]?: string; [REQUEST_ID]?: string }
+
+export function tagRequestId(request: FastifyRequest, id: string): void {
+  ;(request as Tagged)[REQUEST_ID] = id
+}
 
 export function tagVersion(request: FastifyRequest, version: string): void {
   ;(request as Tagged)[VERSION] = version

@@ -3,7 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { PredictBatch, PredictFn, PredictResult } from '../../model/predictor.js'
 import { errorBody, methodNotAllowed } from '../error-handler.js'
 import { pickRequestId } from '../request-id.js'
-import { tagVersion } from '../request-metrics.js'
+import { tagRequestId, tagVersion } from '../request-metrics.js'
 import type { onRequestHookHandler, onResponseHookHandler } from 'fastify'
 import type { Tracing } from '../../observe/tracing.js'
 import { traceOf } from '../request-tracing.js'
@@ -131,6 +131,7 @@ export function inferRoutes(
     const body = request.body
     const requestId = pickRequestId(body.request_id, request.headers['x-request-id'])
     void reply.header('x-request-id', requestId)
+    tagRequestId(request, requestId)
     const bodyJson = (request as WithBodyJson)[BODY_JSON] ?? undefined
     const req = { modelId: body.model_id, modelVersion: body.model_version, features: body.features, requestId, parameters: body.parameters, experimentKey: body.experiment_key, bodyJson }
     const signal = disconnectSignal(reply)
@@ -150,6 +151,7 @@ export function inferRoutes(
       const body = request.body
       const requestId = pickRequestId(body.request_id, request.headers['x-request-id'])
       void reply.header('x-request-id', requestId)
+      tagRequestId(request, requestId)
       const req = { modelId: body.model_id, modelVersion: body.model_version, instances: body.instances, requestId, parameters: body.parameters, experimentKey: body.experiment_key }
       const signal = disconnectSignal(reply)
       const t = tracing === undefined ? undefined : traceOf(request)
