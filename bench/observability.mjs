@@ -52,6 +52,7 @@ const settings = {
   connections: Number(flags.connections),
   threads: Number(flags.threads),
   models: flags.quick ? ['sum'] : flags.models.split(','),
+  paired: flags.paired,
 }
 for (const m of settings.models) if (!(m in BODY)) throw new Error(`unknown model ${m} (sum, tabular)`)
 if (!existsSync(join(ROOT, 'dist/cli/main.js'))) {

@@ -91,3 +91,21 @@ describe('npm run bench:observability -- --quick', () => {
     expect(Object.values(report.exit_codes)).toEqual([0, 0])
   }, 70_000)
 })
+
+describe('npm run bench:observability -- --quick --paired', () => {
+  it('serves off and on at once, one worker each on one core, and measures both in every round', () => {
+    expect(hasWrk, 'wrk is not installed: apt-get install -y wrk (.ci/run does this)').toBe(true)
+    const out = join(dir, 'observability-paired.json')
+    const run = spawnSync(process.execPath, ['bench/observability.mjs', '--quick', '--paired', '--workers', '1', '--threads', '1', '--connections', '8', '--out', out], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 })
+    expect(run.status, `${run.stdout}\n${run.stderr}`).toBe(0)
+    const report = JSON.parse(readFileSync(out, 'utf8'))
+    expect(report.settings).toEqual(expect.objectContaining({ paired: true, workers: 1 }))
+    expect(report.results.map((r: any) => `${r.model} ${r.variant}`)).toEqual(['sum off', 'sum on'])
+    for (const r of report.results) {
+      expect(r.runs).toHaveLength(1)
+      expect(r.rps).toBeGreaterThan(0)
+      expect(r.ratio_to_off).toEqual(expect.any(Number))
+    }
+    expect(Object.values(report.exit_codes)).toEqual([0, 0])
+  }, 70_000)
+})
