@@ -97,6 +97,8 @@ class HeldLines implements Held<JsonLines> {
   constructor(
     private readonly sink: JsonSink,
     maxBatch: number,
+    /** Told about an event JSON cannot encode (an output whose toJSON throws): it is dropped. */
+    private readonly unencodable: (err: unknown) => void,
   ) {
     this.encoder = new JsonLinesEncoder(maxBatch)
   }
@@ -130,7 +132,14 @@ class HeldLines implements Held<JsonLines> {
     const { fresh, bodies } = this
     this.fresh = []
     this.bodies = []
-    for (let i = 0; i < fresh.length; i++) this.encoder.add(eventJson(fresh[i]!, bodies[i]))
+    for (let i = 0; i < fresh.length; i++) {
+      // Outside any request: a throw here would end the process.
+      try {
+        this.encoder.add(eventJson(fresh[i]!, bodies[i]))
+      } catch (err) {
+        this.unencodable(err)
+      }
+    }
   }
 }
 
@@ -176,7 +185,7 @@ export class PredictionLog implements PredictionListener {
       this.counters = { written, failed, dropped: m.predictionLogDropped }
     }
     const sink = options.sink
-    this.held = takesJson(sink) ? new HeldLines(sink, options.maxBatch) : new HeldEvents(sink)
+    this.held = takesJson(sink) ? new HeldLines(sink, options.maxBatch, (err) => this.failed(1, err, 'prediction log: an event could not be encoded as JSON; dropped')) : new HeldEvents(sink)
     this.warnFailure = rateLimited(options.logger, 10_000)
     this.warnDrop = rateLimited(options.logger, 60_000)
     this.timer = setInterval(() => void this.flush(), options.flushIntervalMs)
@@ -256,8 +265,15 @@ export class PredictionLog implements PredictionListener {
     } while (this.held.length >= maxBatch || (this.draining && this.held.length > 0))
   }
 
+  /** Counts `count` events as failed and warns (rate-limited). */
+  private failed(count: number, err: unknown, msg: string, fields: object = {}): void {
+    this.counts.failed += count
+    this.counters?.failed.inc(count)
+    this.warnFailure({ err, sink: this.options.sinkName, events: count, ...fields, failed_total: this.counts.failed }, msg)
+  }
+
   private async deliver(batch: unknown, count: number): Promise<void> {
-    const { retries, retryDelayMs = 100, sinkName } = this.options
+    const { retries, retryDelayMs = 100 } = this.options
     for (let attempt = 0; ; attempt++) {
       try {
         if (this.givenUp) throw new Error('an earlier batch failed during shutdown')
@@ -270,11 +286,9 @@ export class PredictionLog implements PredictionListener {
         return
       } catch (err) {
         if (attempt >= retries || this.givenUp) {
-          this.counts.failed += count
-          this.counters?.failed.inc(count)
           // At shutdown time is short: one batch that failed every attempt means the sink is down.
           if (this.draining) this.givenUp = true
-          this.warnFailure({ err, sink: sinkName, events: count, attempts: attempt + 1, failed_total: this.counts.failed }, 'prediction log: sink write failed; events lost')
+          this.failed(count, err, 'prediction log: sink write failed; events lost', { attempts: attempt + 1 })
           return
         }
         await new Promise((r) => setTimeout(r, retryDelayMs * 2 ** attempt))

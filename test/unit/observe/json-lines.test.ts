@@ -127,6 +127,21 @@ describe('PredictionLog with a sink of JSON lines', () => {
     for (const k of kept) expect(k.view.toString()).toBe(k.text)
   })
 
+  it('drops and counts as failed an event JSON cannot encode, without throwing out of the encoding turn', async () => {
+    const lines: string[] = []
+    const sink: JsonSink = { writeJson: async (batch) => void lines.push(...linesOf(batch)), write: async () => {}, close: async () => {} }
+    const log = new PredictionLog({ sink, sinkName: 'test', sampleRate: 1, bufferSize: 100, maxBatch: 100, flushIntervalMs: 3_600_000, retries: 0 })
+    const hostile = { toJSON: () => { throw new Error('no JSON for you') } }
+    log.record(event(1))
+    log.record(event(2, { x: 1 }, hostile), '{"features":{"x":1}}')
+    log.record(event(3))
+    // The encoding runs in the next check phase, outside any request: it must not throw there.
+    await new Promise((r) => setImmediate(r))
+    await log.close()
+    expect(lines.map((l) => JSON.parse(l).request_id)).toEqual(['r-1', 'r-3'])
+    expect(log.stats()).toEqual({ buffered: 0, written: 2, failed: 1, dropped: 0 })
+  })
+
   it('writes the features from the request body when given one', async () => {
     const lines: string[] = []
     const sink: JsonSink = { writeJson: async (batch) => void lines.push(...linesOf(batch)), write: async () => {}, close: async () => {} }
