@@ -51,6 +51,7 @@ function flatValueEnd(s: string, i: number): number | undefined {
   FLAT.lastIndex = i
   return FLAT.test(s) ? FLAT.lastIndex : undefined
 }
+
 const QUOTE = 0x22
 const BACKSLASH = 0x5c
 const OPEN_BRACE = 0x7b
