@@ -11,11 +11,15 @@
 // bench/results/batching.json; docs/performance.md ("Dynamic batching") shows a run.
 import { spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { median, processTreeCpuSeconds, trackServers } from './lib/processes.mjs'
+
+/** The median, to three decimals (the figures printed and written). */
+const median3 = (xs) => Math.round(median(xs) * 1000) / 1000
 
 const BENCH = dirname(fileURLToPath(import.meta.url))
 const ROOT = dirname(BENCH)
@@ -128,19 +132,7 @@ function mlpOnnx({ inputs, hidden, outputs }) {
 // The service: one artifact, two model ids.
 
 const work = mkdtempSync(join(os.tmpdir(), 'servekit-batching-bench-'))
-const live = new Set()
-const cleanup = () => {
-  for (const p of live) {
-    try {
-      process.kill(-p.pid, 'SIGKILL')
-    } catch {
-      /* gone */
-    }
-  }
-  rmSync(work, { recursive: true, force: true })
-}
-process.on('exit', cleanup)
-for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130))
+const live = trackServers(() => rmSync(work, { recursive: true, force: true }))
 
 for (const id of ['mlp', 'mlp_batched']) {
   const dir = join(work, 'models', id, '1')
@@ -168,7 +160,6 @@ async function startServer() {
     detached: true,
   })
   live.add(proc)
-  proc.once('exit', () => live.delete(proc))
   let out = ''
   const port = await new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`servekit did not start in 60 s:\n${out}`)), 60_000)
@@ -194,29 +185,9 @@ async function stopServer(proc) {
   clearTimeout(timer)
 }
 
-/** User + system CPU seconds used so far by the server: its primary and its workers (from /proc). */
-function serverCpuSeconds(pid) {
-  const ticks = (p) => {
-    const stat = readFileSync(`/proc/${p}/stat`, 'utf8')
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-    return { ppid: Number(fields[1]), cpu: Number(fields[11]) + Number(fields[12]) }
-  }
-  let total = 0
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue
-    try {
-      const t = ticks(d)
-      if (Number(d) === pid || t.ppid === pid) total += t.cpu
-    } catch {
-      /* exited */
-    }
-  }
-  return total / CLK_TCK
-}
-const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100
 
 async function wrk(url, model, seconds, pid) {
-  const cpuBefore = serverCpuSeconds(pid)
+  const cpuBefore = processTreeCpuSeconds(pid)
   const args = ['-t', String(settings.threads), '-c', String(settings.connections), '-d', `${seconds}s`, '--timeout', '5s', '-s', join(BENCH, 'wrk/infer.lua'), url]
   const proc = spawn('wrk', args, { env: { ...process.env, BENCH_BODY_FILE: join(work, `${model}.json`) }, stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
@@ -230,7 +201,7 @@ async function wrk(url, model, seconds, pid) {
   return {
     rps: Math.round(r.requests / (r.duration_us / 1e6)),
     // The figure least disturbed by other work on the machine: server CPU per request.
-    cpu_us_per_request: Math.round(((serverCpuSeconds(pid) - cpuBefore) * 1e6) / r.requests),
+    cpu_us_per_request: Math.round(((processTreeCpuSeconds(pid) - cpuBefore) * 1e6) / r.requests),
     p50_ms: ms(r.latency_us.p50),
     p99_ms: ms(r.latency_us.p99),
     max_ms: ms(r.latency_us.max),
@@ -258,11 +229,6 @@ async function batchSizes(url) {
   return { calls, mean: calls > 0 ? Math.round((items / calls) * 10) / 10 : null }
 }
 
-const median = (xs) => {
-  const sorted = [...xs].sort((a, b) => a - b)
-  const mid = Math.floor(sorted.length / 2)
-  return sorted.length % 2 === 1 ? sorted[mid] : Math.round(((sorted[mid - 1] + sorted[mid]) / 2) * 1000) / 1000
-}
 
 /**
  * Mean throughput over the rounds, the median round's latency percentiles, the worst p99, and the
@@ -273,9 +239,9 @@ function summarise(rounds) {
   return {
     best_round: { rps: best.rps, p50_ms: best.p50_ms, p99_ms: best.p99_ms },
     rps: Math.round(rounds.reduce((a, r) => a + r.rps, 0) / rounds.length),
-    cpu_us_per_request: median(rounds.map((r) => r.cpu_us_per_request)),
-    p50_ms: median(rounds.map((r) => r.p50_ms)),
-    p99_ms: median(rounds.map((r) => r.p99_ms)),
+    cpu_us_per_request: median3(rounds.map((r) => r.cpu_us_per_request)),
+    p50_ms: median3(rounds.map((r) => r.p50_ms)),
+    p99_ms: median3(rounds.map((r) => r.p99_ms)),
     worst_p99_ms: Math.max(...rounds.map((r) => r.p99_ms)),
     errors: rounds.reduce((a, r) => a + r.errors, 0),
   }
@@ -317,8 +283,8 @@ async function main() {
       // Each round measures off and on back to back: the median of the per-round ratios cancels load
       // that comes and goes on a shared machine better than ratios of means.
       round_ratios: {
-        throughput: median(runs.on.map((r, i) => Math.round((r.rps / runs.off[i].rps) * 100) / 100)),
-        p99: median(runs.on.map((r, i) => Math.round((r.p99_ms / runs.off[i].p99_ms) * 100) / 100)),
+        throughput: median3(runs.on.map((r, i) => Math.round((r.rps / runs.off[i].rps) * 100) / 100)),
+        p99: median3(runs.on.map((r, i) => Math.round((r.p99_ms / runs.off[i].p99_ms) * 100) / 100)),
       },
     }
     mkdirSync(dirname(flags.out), { recursive: true })

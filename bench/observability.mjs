@@ -11,12 +11,12 @@
 // Results: bench/results/observability.json. See docs/performance.md.
 import { spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
-import net from 'node:net'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { freePort, median, processTreeCpuSeconds, trackServers } from './lib/processes.mjs'
 
 const BENCH = dirname(fileURLToPath(import.meta.url))
 const ROOT = dirname(BENCH)
@@ -73,20 +73,10 @@ if (spawnSync('wrk', ['--version'], { stdio: 'ignore' }).error !== undefined) {
 const tmp = mkdtempSync(join(os.tmpdir(), 'servekit-bench-obs-'))
 /** In memory, for the prediction_log_tmpfs variant. */
 const shm = existsSync('/dev/shm') ? mkdtempSync('/dev/shm/servekit-bench-obs-') : undefined
-const live = new Set()
-const cleanup = () => {
-  for (const p of live) {
-    try {
-      process.kill(-p.pid, 'SIGKILL')
-    } catch {
-      /* gone */
-    }
-  }
+const live = trackServers(() => {
   rmSync(tmp, { recursive: true, force: true })
   if (shm) rmSync(shm, { recursive: true, force: true })
-}
-process.on('exit', cleanup)
-for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130))
+})
 
 const base = {
   store: join(SERVICE, 'models'),
@@ -128,7 +118,6 @@ async function startServer(name) {
   // Own process group, so that the primary and its workers can be killed together if need be.
   const proc = spawn(...pinned(0, process.execPath, args), { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'], detached: true })
   live.add(proc)
-  proc.once('exit', () => live.delete(proc))
   const url = `http://127.0.0.1:${port}`
   // Every worker loads before it listens, so once /ready answers 200 on fresh connections a few
   // times in a row, the workers are up.
@@ -151,17 +140,6 @@ function pinned(cpu, cmd, args) {
   return flags.pin ? ['taskset', ['-c', String(cpu), cmd, ...args]] : [cmd, args]
 }
 
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address()
-      server.close(() => resolve(port))
-    })
-  })
-}
-
 async function stopServer(server) {
   server.proc.kill('SIGTERM')
   const [code] = await once(server.proc, 'exit')
@@ -181,33 +159,11 @@ async function wrk(url, model, seconds) {
   return { requests: r.requests, rps: Math.round(r.requests / (r.duration_us / 1e6)), p50_ms: r.latency_us.p50 / 1000, p99_ms: r.latency_us.p99 / 1000, errors }
 }
 
-/**
- * CPU seconds (user + system) used so far by a server: its primary and its workers. On a machine
- * shared with other work, throughput swings with the neighbours' load; CPU time per request is the
- * cost of the work itself, and far steadier.
- */
-const CLK_TCK = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100
-function cpuSeconds(pid) {
-  let ticks = 0
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8')
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      // After the command: state(0) ppid(1) … utime(11) stime(12)
-      if (Number(d) === pid || Number(fields[1]) === pid) ticks += Number(fields[11]) + Number(fields[12])
-    } catch {
-      /* exited */
-    }
-  }
-  return ticks / CLK_TCK
-}
-
 /** One measured wrk run, with the server's CPU time per request. */
 async function measure(server, model, seconds) {
-  const cpu0 = cpuSeconds(server.proc.pid)
+  const cpu0 = processTreeCpuSeconds(server.proc.pid)
   const r = await wrk(server.url, model, seconds)
-  const cpu = cpuSeconds(server.proc.pid) - cpu0
+  const cpu = processTreeCpuSeconds(server.proc.pid) - cpu0
   return { ...r, cpu_us_per_request: round((cpu * 1e6) / r.requests, 1) }
 }
 
@@ -221,7 +177,6 @@ async function predictionLogCounters(url) {
   }
 }
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 const round = (x, d = 2) => Math.round(x * 10 ** d) / 10 ** d
 
 async function main() {

@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { median } from './lib/processes.mjs'
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)))
 const { values: flags } = parseArgs({ options: { events: { type: 'string', default: '200000' }, rounds: { type: 'string', default: '3' }, dir: { type: 'string', default: tmpdir() } } })
@@ -37,7 +38,6 @@ async function run(text, log) {
   return (c.user + c.system) / N
 }
 
-const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]
 for (const model of ['sum', 'tabular']) {
   const text = readFileSync(join(ROOT, `bench/service/requests/${model}.json`), 'utf8')
   const base = []

@@ -11,11 +11,11 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs'
-import net from 'node:net'
 import os from 'node:os'
 import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { freePort } from './lib/processes.mjs'
 
 const BENCH = dirname(fileURLToPath(import.meta.url))
 const ROOT = dirname(BENCH)
@@ -660,17 +660,6 @@ function table(report) {
 async function post(url, bodyFile) {
   const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: readFileSync(bodyFile), signal: AbortSignal.timeout(5000) })
   return { status: res.status, headers: Object.fromEntries(res.headers), text: await res.text() }
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer()
-    srv.on('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address()
-      srv.close(() => resolve(port))
-    })
-  })
 }
 
 function sleep(ms) {
