@@ -349,7 +349,10 @@ function runChild(cmd, args, env, timeoutMs) {
 // ---------------------------------------------------------------------------------------------
 // Checks and measurements
 
-/** One request per model: the same status, output and request-id echo on every server. */
+/** Response headers every server must send alike: the content type and servekit's security headers. */
+const SAME_HEADERS = ['content-type', 'x-content-type-options', 'cache-control', 'x-frame-options', 'content-security-policy', 'referrer-policy']
+
+/** One request per model: the same status, output, headers and request-id echo on every server. */
 async function checkContract(server, model) {
   const res = await post(server.url, BODY[model])
   const body = JSON.parse(res.text)
@@ -357,7 +360,7 @@ async function checkContract(server, model) {
   if (body.model_id !== model || typeof body.model_version !== 'string' || body.request_id !== res.headers['x-request-id']) {
     throw new Error(`${server.name} ${model}: response does not follow the contract: ${res.text}`)
   }
-  return JSON.stringify(body.output)
+  return JSON.stringify({ output: body.output, headers: SAME_HEADERS.map((h) => `${h}: ${res.headers[h]}`) })
 }
 
 /** RSS of a server's workers (the primary's children) and of the primary, in MB. */
@@ -466,7 +469,7 @@ async function main() {
     const ref = await checkContract(servers.bare, model)
     for (const name of settings.servers) {
       const out = await checkContract(servers[name], model)
-      if (out !== ref) throw new Error(`${name} ${model}: output ${out} differs from the bare server's ${ref}`)
+      if (out !== ref) throw new Error(`${name} ${model}: output or headers ${out} differ from the bare server's ${ref}`)
     }
   }
 

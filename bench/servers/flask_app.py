@@ -63,9 +63,21 @@ MODELS = _load_models()
 app = Flask(__name__)
 
 
+# The response headers servekit sends on every response (src/server/security-headers.ts).
+SECURITY_HEADERS = {
+    "x-content-type-options": "nosniff",
+    "cache-control": "no-store",
+    "x-frame-options": "DENY",
+    "content-security-policy": "default-src 'none'; frame-ancestors 'none'",
+    "referrer-policy": "no-referrer",
+}
+
+
 def _json(status, body, request_id=None):
-    headers = {"x-request-id": request_id} if request_id is not None else None
-    return Response(json.dumps(body, separators=(",", ":")), status=status, mimetype="application/json", headers=headers)
+    headers = dict(SECURITY_HEADERS)
+    if request_id is not None:
+        headers["x-request-id"] = request_id
+    return Response(json.dumps(body, separators=(",", ":")), status=status, content_type="application/json; charset=utf-8", headers=headers)
 
 
 def _error(status, code, message):
