@@ -1,6 +1,7 @@
 import { pino } from 'pino'
 import { isoTime } from './clock.js'
 import { logWriter, MAX_ATOMIC_WRITE } from './fd-writer.js'
+import { millisJson, quoted } from './json-text.js'
 
 /** What one access-log line says about an inference request. */
 export interface AccessEntry {
@@ -11,7 +12,7 @@ export interface AccessEntry {
   /** The version that answered, or null (an error before routing). */
   readonly modelVersion: string | null
   readonly status: number
-  /** Whole microseconds; the line shows milliseconds with three decimals. */
+  /** Whole microseconds; the line shows milliseconds (`1.046`). */
   readonly latencyUs: number
   readonly path: string
 }
@@ -70,7 +71,7 @@ export function createAccessLog(options: { pretty: boolean; flushMs?: number }):
         beforeTime + isoTime(Date.now()) + afterTime + (e.requestId === null ? 'null' : quoted(e.requestId)) +
         ',"model_id":' + modelId +
         ',"model_version":' + (e.modelVersion === null ? 'null' : quoted(e.modelVersion)) +
-        ',"status":' + e.status + ',"latency_ms":' + millis(e.latencyUs) + ',"path":' + pathJson(e.path) + '}\n'
+        ',"status":' + e.status + ',"latency_ms":' + millisJson(e.latencyUs) + ',"path":' + pathJson(e.path) + '}\n'
       // Every part is ASCII (request ids are checked printable ASCII, versions are safe names, the
       // rest is ours) but the client's model id: its UTF-8 bytes beyond one per character are added.
       const bytes = line.length + (ASCII.test(modelId) ? 0 : Buffer.byteLength(modelId) - modelId.length)
@@ -83,22 +84,6 @@ export function createAccessLog(options: { pretty: boolean; flushMs?: number }):
       flush()
     },
   }
-}
-
-/** Characters a JSON string must escape: a string without any is quoted as it is. */
-const NEEDS_ESCAPE = /["\\\x00-\x1f\u2028\u2029\ud800-\udfff]/
-
-/** A string as JSON: the usual id or version needs no escape, and skips JSON.stringify. */
-export const quoted = (s: string): string => (NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : '"' + s + '"')
-
-/**
- * Microseconds as milliseconds with three decimals (`1.046`, `0.050`), from integers: formatting
- * the double `1.046` itself takes V8's shortest-representation algorithm, several times slower.
- */
-export function millis(us: number): string {
-  if (!Number.isSafeInteger(us) || us < 0) return JSON.stringify(us / 1000)
-  const frac = us % 1000
-  return Math.floor(us / 1000) + (frac >= 100 ? '.' : frac >= 10 ? '.0' : '.00') + frac
 }
 
 function prettyAccessLog(): AccessLog {

@@ -12,7 +12,7 @@ export interface PredictionEvent {
   readonly arm: string | null
   readonly features: unknown
   readonly output: unknown
-  /** Time in the data plane (routing, batching, predict), in milliseconds. */
+  /** Time in the data plane (routing, batching, predict), in milliseconds, to the microsecond. */
   readonly latency_ms: number
   /** Shadow predictions made for this request, once they finished; empty when none. */
   readonly shadows: readonly ShadowRecord[]
@@ -24,6 +24,7 @@ export interface ShadowRecord {
   readonly target: string
   readonly output: unknown
   readonly error: { code: string; message: string } | null
+  /** In milliseconds, to the microsecond. */
   readonly latency_ms: number
   /** Whether the shadow agreed with the primary (numbers within tolerance, else deep equality). */
   readonly agreed: boolean

@@ -1,6 +1,7 @@
 import { toPromise, type MaybePromise } from '../model/maybe-promise.js'
 import type { CallSignal, PredictBatch, PredictBatchRequest, PredictBatchResult, PredictFn, PredictRequest, PredictResult } from '../model/predictor.js'
 import { isoTime } from '../observe/clock.js'
+import { roundMs } from '../observe/json-text.js'
 import type { Logger } from '../observe/logger.js'
 import type { PredictionEvent, PredictionListener, ShadowRecord } from '../observe/prediction-event.js'
 
@@ -67,7 +68,7 @@ export interface Started {
 
 export const started = (): Started => ({ at: Date.now(), t0: performance.now() })
 
-/** `at`: when the request entered the data plane (`Date.now()`), for `ts`. */
+/** `at`: when the request entered the data plane (`Date.now()`), for `ts`; the latency is reported to the microsecond. */
 export function predictionEvent(req: PredictRequest, res: PredictResult, at: number, latencyMs: number, shadows: readonly ShadowRecord[]): PredictionEvent {
   return {
     ts: isoTime(at),
@@ -77,7 +78,7 @@ export function predictionEvent(req: PredictRequest, res: PredictResult, at: num
     arm: res.arm ?? null,
     features: req.features,
     output: res.output,
-    latency_ms: latencyMs,
+    latency_ms: roundMs(latencyMs),
     shadows,
   }
 }
@@ -117,7 +118,7 @@ export function withBatchEvents(recorder: Recorder) {
       return toPromise(() => inner(req, signal)).then((res) => {
         const picked = recorder.select(res.modelId)
         if (!picked) return res
-        const latency = performance.now() - start.t0
+        const latency = roundMs(performance.now() - start.t0)
         const ts = isoTime(start.at)
         res.results.forEach((r, i) => {
           if (!('output' in r)) return

@@ -7,6 +7,7 @@ import type { Logger } from '../observe/logger.js'
 import type { PredictionListener, ShadowRecord } from '../observe/prediction-event.js'
 import { predictionEvent, type Recorder, type Started } from './record.js'
 import { RequestSignal } from './request-signal.js'
+import { roundMs } from '../observe/json-text.js'
 
 /** A configured shadow target, resolved at startup. */
 export interface ShadowTarget {
@@ -152,7 +153,7 @@ export class ShadowQueue {
       target: `${res.modelId}@${res.modelVersion}`,
       output: res.output,
       error: null,
-      latency_ms: ms,
+      latency_ms: roundMs(ms),
       agreed: c.equal,
       max_abs_diff: hasNumber(primary) && hasNumber(res.output) ? c.maxError : null,
     }
@@ -161,7 +162,7 @@ export class ShadowQueue {
   private failed(t: ShadowTarget, job: ShadowJob, err: unknown, ms: number): ShadowRecord {
     this.options.hooks.shadowed?.(job.modelId, t.label, ms / 1000, 'error')
     const error = isServekitError(err) ? { code: err.code, message: err.message } : { code: 'internal_error', message: err instanceof Error ? err.message : String(err) }
-    return { target: t.label, output: null, error, latency_ms: ms, agreed: false, max_abs_diff: null }
+    return { target: t.label, output: null, error, latency_ms: roundMs(ms), agreed: false, max_abs_diff: null }
   }
 }
 

@@ -94,6 +94,8 @@ describe('prediction log: JSONL files (black-box)', () => {
       expect(Object.keys(e).sort()).toEqual(['arm', 'features', 'latency_ms', 'model_id', 'model_version', 'output', 'request_id', 'shadows', 'ts'])
       expect(e).toMatchObject({ model_id: 'sum', model_version: '2', arm: null, features: sent.features, output: sent.body.output, shadows: [] })
       expect(e.latency_ms).toBeGreaterThanOrEqual(0)
+      // Milliseconds to the microsecond.
+      expect(Math.round(e.latency_ms * 1000) / 1000).toBe(e.latency_ms)
       expect(Date.parse(e.ts)).toBeGreaterThanOrEqual(before - 1000)
       expect(Date.parse(e.ts)).toBeLessThanOrEqual(Date.now())
     }

@@ -1,4 +1,5 @@
 import type { PredictionEvent } from '../prediction-event.js'
+import { msJson, quoted } from '../json-text.js'
 import { rawFeatures } from '../raw-features.js'
 
 /**
@@ -28,7 +29,8 @@ export function forEachLine(batch: JsonLines, line: (json: Buffer) => void): voi
 
 /**
  * An event as one line of JSON (without the newline): JSON.stringify's, with the features' text
- * copied from the request body when there is one and it can be (observe/raw-features.ts). Outputs
+ * copied from the request body when there is one and it can be (observe/raw-features.ts), and the
+ * strings and the latency written without JSON.stringify (observe/json-text.ts). Outputs
  * come from user code: a BigInt or a cycle must cost that one event its odd values, not fail the
  * batch forever.
  */
@@ -40,15 +42,15 @@ export function eventJson(event: PredictionEvent, bodyJson?: string): string {
     if (output === undefined) return JSON.stringify(event)
     // The fields in PredictionEvent's order, as JSON.stringify writes them (a test compares the two).
     return (
-      '{"ts":' + JSON.stringify(event.ts) +
-      ',"request_id":' + JSON.stringify(event.request_id) +
-      ',"model_id":' + JSON.stringify(event.model_id) +
-      ',"model_version":' + JSON.stringify(event.model_version) +
-      ',"arm":' + JSON.stringify(event.arm) +
+      '{"ts":' + quoted(event.ts) +
+      ',"request_id":' + quoted(event.request_id) +
+      ',"model_id":' + quoted(event.model_id) +
+      ',"model_version":' + quoted(event.model_version) +
+      ',"arm":' + (event.arm === null ? 'null' : quoted(event.arm)) +
       ',"features":' + features +
       ',"output":' + output +
-      ',"latency_ms":' + JSON.stringify(event.latency_ms) +
-      ',"shadows":' + JSON.stringify(event.shadows) + '}'
+      ',"latency_ms":' + msJson(event.latency_ms) +
+      ',"shadows":' + (event.shadows.length === 0 ? '[]' : JSON.stringify(event.shadows)) + '}'
     )
   } catch {
     const seen = new WeakSet<object>()

@@ -30,6 +30,18 @@ describe('eventJson', () => {
     expect(eventJson(e, body)).toBe(JSON.stringify(e))
   })
 
+  it('is JSON.stringify of the event whatever its ids, arm and latency hold', () => {
+    const odd = ['', 'a"b', 'tab\t', 'é€🙂', '\u2028', '\ud800', 'x'.repeat(300)]
+    for (const s of odd) {
+      const e = { ...event(1), request_id: s, model_id: s, model_version: s, arm: s }
+      expect(eventJson(e, '{"features":{"x":1,"y":0.5}}')).toBe(JSON.stringify(e))
+    }
+    for (const latency_ms of [0, 0.001, 1.5, 2, 0.123456789, 1e-7, 12_345.678, Number.NaN]) {
+      const e = { ...event(1), latency_ms }
+      expect(eventJson(e, '{"features":{"x":1,"y":0.5}}')).toBe(JSON.stringify(e))
+    }
+  })
+
   it('writes the features as the client spelled them when the body has them compact', () => {
     const e = event(1, { a: 1, b: 1000 })
     const line = eventJson(e, '{"model_id":"churn","features":{"a":1.0,"b":1e3}}')
