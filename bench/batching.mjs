@@ -193,7 +193,8 @@ async function wrk(url, model, seconds, pid) {
   let out = ''
   proc.stdout.on('data', (d) => (out += d))
   proc.stderr.on('data', (d) => (out += d))
-  const [code] = await once(proc, 'exit')
+  // 'close', not 'exit': the output may still be unread when wrk has exited.
+  const [code] = await once(proc, 'close')
   const line = out.split('\n').find((l) => l.startsWith('BENCH_JSON '))
   if (code !== 0 || line === undefined) throw new Error(`wrk failed:\n${out}`)
   const r = JSON.parse(line.slice('BENCH_JSON '.length))

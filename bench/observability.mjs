@@ -16,6 +16,7 @@ import os from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { observabilityVariants } from './lib/variants.mjs'
 import { freePort, median, processTreeCpuSeconds, trackServers } from './lib/processes.mjs'
 
 const BENCH = dirname(fileURLToPath(import.meta.url))
@@ -78,27 +79,7 @@ const live = trackServers(() => {
   if (shm) rmSync(shm, { recursive: true, force: true })
 })
 
-const base = {
-  store: join(SERVICE, 'models'),
-  pollIntervalMs: 0,
-  models: { sum: { module: join(SERVICE, 'src/sum.ts') }, tabular: { module: join(SERVICE, 'src/tabular.ts') } },
-}
-const OFF = { metrics: { enabled: false }, logging: { level: 'warn', accessLogSampleRate: 0 }, predictionLog: { enabled: false } }
-const ON = { metrics: { enabled: true }, logging: { level: 'info', accessLogSampleRate: 1 }, predictionLog: { enabled: true, sampleRate: 1, sink: { type: 'jsonl', dir: join(tmp, 'prediction-logs') } } }
-const variants = {
-  off: { ...base, ...OFF },
-  on: { ...base, ...ON },
-  // Drift monitoring is on in both off and on (its default); this one has it off too.
-  off_without_monitoring: { ...base, ...OFF, monitoring: { enabled: false } },
-  // --breakdown: one feature on at a time, to see which costs what.
-  metrics_only: { ...base, ...OFF, metrics: ON.metrics },
-  metrics_without_process_metrics: { ...base, ...OFF, metrics: { ...ON.metrics, processMetrics: false } },
-  logs_only: { ...base, ...OFF, logging: ON.logging },
-  prediction_log_only: { ...base, ...OFF, predictionLog: { ...ON.predictionLog, sink: { type: 'jsonl', dir: join(tmp, 'prediction-logs-only') } } },
-  // The same files in memory (tmpfs), when there is one: the prediction log without the disk's share.
-  prediction_log_tmpfs: { ...base, ...OFF, predictionLog: { ...ON.predictionLog, sink: { type: 'jsonl', dir: join(shm ?? tmp, 'prediction-logs') } } },
-  on_without_prediction_log: { ...base, ...ON, predictionLog: OFF.predictionLog },
-}
+const variants = observabilityVariants(tmp, shm)
 const names = flags.variants ? flags.variants.split(',') : flags.breakdown ? Object.keys(variants) : ['off', 'on']
 for (const n of names) if (!(n in variants)) throw new Error(`unknown variant ${n} (${Object.keys(variants).join(', ')})`)
 if (!names.includes('off') || !names.includes('on')) throw new Error('--variants must include off and on')
@@ -151,7 +132,8 @@ async function wrk(url, model, seconds) {
   const proc = spawn(...pinned(1, 'wrk', args), { env: { ...process.env, BENCH_BODY_FILE: BODY[model] }, stdio: ['ignore', 'pipe', 'inherit'] })
   let out = ''
   proc.stdout.on('data', (d) => (out += d))
-  const [code] = await once(proc, 'exit')
+  // 'close', not 'exit': the output may still be unread when wrk has exited.
+  const [code] = await once(proc, 'close')
   const line = out.split('\n').find((l) => l.startsWith('BENCH_JSON '))
   if (code !== 0 || !line) throw new Error(`wrk failed (${code}):\n${out}`)
   const r = JSON.parse(line.slice('BENCH_JSON '.length))

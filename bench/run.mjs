@@ -15,7 +15,7 @@ import os from 'node:os'
 import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
-import { freePort } from './lib/processes.mjs'
+import { freePort, median } from './lib/processes.mjs'
 
 const BENCH = dirname(fileURLToPath(import.meta.url))
 const ROOT = dirname(BENCH)
@@ -36,21 +36,26 @@ const USAGE = `usage: npm run bench -- [options]
   --slices N          split each measurement into N slices, servers alternating (default 2)
   --servers LIST      bare,servekit,flask (the default; flask is skipped when not installed), and
                       servekit-lean: servekit with metrics, access log, prediction log and drift
-                      monitoring off
+                      monitoring off; fastify: Fastify alone with servekit's envelope schemas and
+                      headers, none of servekit's own work (bench/servers/fastify.mjs)
   --models LIST       sum,tabular (default: both)
   --quick             smoke mode: bare and servekit, sum, one second per run
   --out FILE          results JSON (default bench/results/latest.json)
   --cpu-prof DIR      run servekit under node --cpu-prof: profiles in DIR/servekit/ (one per process)
   --pin               servers on CPU 0, load generators on CPU 1 (taskset): the latency of a server
                       that does not share its core with the load generator; use with --workers 1
+  --paired            saturation with every server at once: one worker each, all on CPU 0, each
+                      driven by its own wrk on CPU 1, in --slices rounds (default 5); the ratio to
+                      bare is the median of the rounds' ratios. The steadiest ratio on a shared
+                      machine. Implies --pin and --workers 1; wrk -t1 -c16 unless given
   --no-install        do not apt-get install wrk when it is missing`
 
 const { values: flags } = parseArgs({
   options: {
-    workers: { type: 'string', default: '2' },
+    workers: { type: 'string' },
     duration: { type: 'string' },
-    connections: { type: 'string', default: '32' },
-    threads: { type: 'string', default: '2' },
+    connections: { type: 'string' },
+    threads: { type: 'string' },
     rates: { type: 'string' },
     'rate-duration': { type: 'string' },
     warmup: { type: 'string' },
@@ -62,6 +67,7 @@ const { values: flags } = parseArgs({
     'cpu-prof': { type: 'string' },
     'no-install': { type: 'boolean', default: false },
     pin: { type: 'boolean', default: false },
+    paired: { type: 'boolean', default: false },
     help: { type: 'boolean', default: false },
   },
 })
@@ -71,20 +77,29 @@ if (flags.help) {
 }
 
 const quick = flags.quick
+const paired = flags.paired
 const settings = {
-  workers: posInt(flags.workers, 'workers'),
-  saturation: { tool: 'wrk', threads: posInt(flags.threads, 'threads'), connections: posInt(flags.connections, 'connections'), duration_s: num(flags.duration ?? (quick ? '1' : '10'), 'duration'), timeout_s: 2 },
+  workers: posInt(flags.workers ?? (paired ? '1' : '2'), 'workers'),
+  saturation: {
+    tool: 'wrk',
+    threads: posInt(flags.threads ?? (paired ? '1' : '2'), 'threads'),
+    connections: posInt(flags.connections ?? (paired ? '16' : '32'), 'connections'),
+    duration_s: num(flags.duration ?? (quick ? (paired ? '2' : '1') : paired ? '15' : '10'), 'duration'),
+    timeout_s: 2,
+  },
   fixed_rate: { tool: 'bench/open-loop.mjs', rates: (flags.rates ?? (quick ? '1000' : '1000,3000')).split(',').map((r) => posInt(r, 'rates')), duration_s: num(flags['rate-duration'] ?? (quick ? '1' : '4'), 'rate-duration') },
   warmup_s: num(flags.warmup ?? (quick ? '1' : '2'), 'warmup'),
   // Each measurement is cut into slices run A B C, C B A, …: background load that drifts during
   // the run then weighs on every server alike.
-  slices: posInt(flags.slices ?? (quick ? '1' : '2'), 'slices'),
+  slices: posInt(flags.slices ?? (paired ? (quick ? '2' : '5') : quick ? '1' : '2'), 'slices'),
   servers: (flags.servers ?? (quick ? 'bare,servekit' : 'bare,servekit,flask')).split(','),
   models: (flags.models ?? (quick ? 'sum' : 'sum,tabular')).split(','),
-  pin: flags.pin,
+  pin: flags.pin || paired,
+  paired,
 }
-if (settings.pin && os.availableParallelism() < 2) usage('--pin needs two cores')
-for (const s of settings.servers) if (!['bare', 'servekit', 'servekit-lean', 'flask'].includes(s)) usage(`unknown server "${s}"`)
+if (settings.pin && os.availableParallelism() < 2) usage(`--${paired ? 'paired' : 'pin'} needs two cores`)
+if (paired && settings.workers !== 1) usage('--paired serves one worker per server (every server shares CPU 0): leave out --workers or give 1')
+for (const s of settings.servers) if (!['bare', 'fastify', 'servekit', 'servekit-lean', 'flask'].includes(s)) usage(`unknown server "${s}"`)
 for (const m of settings.models) if (!(m in BODY)) usage(`unknown model "${m}"`)
 if (!settings.servers.includes('bare')) usage('the bare server is the reference for every ratio: keep it in --servers')
 
@@ -213,6 +228,10 @@ function jsonLineField(line, msgPrefix) {
 const starters = {
   bare: () =>
     startProcess('bare', process.execPath, [join(BENCH, 'servers/bare.mjs'), '--port', '0', '--host', '127.0.0.1', '--workers', String(settings.workers)], {}, (l) => jsonLineField(l, 'bare listening')),
+  fastify: () => {
+    if (!existsSync(join(ROOT, 'dist/server/schemas.js'))) throw new Error('servekit is not built (fastify uses its schemas): run `npm run build` first')
+    return startProcess('fastify', process.execPath, [join(BENCH, 'servers/fastify.mjs'), '--port', '0', '--host', '127.0.0.1', '--workers', String(settings.workers)], {}, (l) => jsonLineField(l, 'fastify listening'))
+  },
 
   servekit: () => startServekit('servekit', {}),
   'servekit-lean': () => startServekit('servekit-lean', { SERVEKIT_BENCH_LEAN: '1' }),
@@ -339,7 +358,8 @@ function runChild(cmd, args, env, timeoutMs) {
   proc.stdout.on('data', (d) => (out += d))
   proc.stderr.on('data', (d) => (err += d))
   const timer = setTimeout(() => proc.kill('SIGKILL'), timeoutMs)
-  return once(proc, 'exit').then(([code, signal]) => {
+  // 'close', not 'exit': the output may still be unread when the process has exited.
+  return once(proc, 'close').then(([code, signal]) => {
     clearTimeout(timer)
     if (code !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${signal ?? code}):\n${err || out}`)
     return out
@@ -438,7 +458,9 @@ setTimeout(() => {
 function plan() {
   const n = settings.servers.length * settings.models.length
   const K = settings.slices
-  return Math.ceil(8 + n * (settings.warmup_s + settings.saturation.duration_s + 0.2 * K + settings.fixed_rate.rates.length * (settings.fixed_rate.duration_s + 0.5 * K) + 1))
+  // --paired: the servers' saturation runs overlap.
+  const saturation = settings.paired ? settings.models.length * (settings.saturation.duration_s + 0.5 * K) : n * (settings.saturation.duration_s + 0.2 * K)
+  return Math.ceil(8 + saturation + n * (settings.warmup_s + settings.fixed_rate.rates.length * (settings.fixed_rate.duration_s + 0.5 * K) + 1))
 }
 
 async function main() {
@@ -485,8 +507,16 @@ async function main() {
   const K = settings.slices
   for (const model of settings.models) {
     const sat = Object.fromEntries(settings.servers.map((n) => [n, []]))
-    for (let k = 0; k < K; k++) for (const name of order(k)) sat[name].push(await runWrk(servers[name], model, settings.saturation.duration_s / K))
-    for (const name of settings.servers) progress(pushResult({ server: name, model, scenario: 'saturation', connections: settings.saturation.connections, ...mergeWrk(sat[name]) }))
+    for (let k = 0; k < K; k++) {
+      if (paired) {
+        // Every server at once, sharing CPU 0 (each its own process group, so an equal share).
+        const round = await Promise.all(settings.servers.map((name) => runWrk(servers[name], model, settings.saturation.duration_s / K)))
+        settings.servers.forEach((name, i) => sat[name].push(round[i]))
+      } else {
+        for (const name of order(k)) sat[name].push(await runWrk(servers[name], model, settings.saturation.duration_s / K))
+      }
+    }
+    for (const name of settings.servers) progress(pushResult({ server: name, model, scenario: 'saturation', connections: settings.saturation.connections, ...mergeWrk(sat[name]), ...(paired ? pairedRatio(sat[name], sat.bare) : {}) }))
     for (const rate of settings.fixed_rate.rates) {
       const runs = Object.fromEntries(settings.servers.map((n) => [n, []]))
       for (let k = 0; k < K; k++) for (const name of order(k)) runs[name].push(await runOpenLoop(servers[name], model, rate, settings.fixed_rate.duration_s / K))
@@ -565,6 +595,15 @@ function mergeOpenLoop(slices) {
   }
 }
 
+/**
+ * --paired: the throughput ratio to bare of each round (measured over the same seconds), and their
+ * median, which `addRatios` reports: the machine's speed drifts between rounds more than servers differ.
+ */
+function pairedRatio(slices, bare) {
+  const perRound = slices.map((r, i) => r.rps / bare[i].rps)
+  return { rps_ratio_rounds: perRound.map(round3), rps_ratio_median: round3(median(perRound)) }
+}
+
 function pctl(sorted, p) {
   if (sorted.length === 0) return null
   return round3(sorted[Math.max(0, Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1))])
@@ -585,7 +624,7 @@ function addRatios(rows) {
       continue
     }
     const q = (x, y) => (x == null || !y ? null : round2(x / y))
-    r.ratio_to_bare = { rps: q(r.rps, b.rps), p50: q(r.latency_ms.p50, b.latency_ms.p50), p99: q(r.latency_ms.p99, b.latency_ms.p99), p999: q(r.latency_ms.p999, b.latency_ms.p999) }
+    r.ratio_to_bare = { rps: r.rps_ratio_median !== undefined ? round2(r.rps_ratio_median) : q(r.rps, b.rps), p50: q(r.latency_ms.p50, b.latency_ms.p50), p99: q(r.latency_ms.p99, b.latency_ms.p99), p999: q(r.latency_ms.p999, b.latency_ms.p999) }
   }
 }
 
@@ -617,7 +656,11 @@ function table(report) {
   const head = [
     `servekit bench — ${report.machine.cpus} cores (${report.machine.cpu_model}), node ${report.machine.node}, load average before ${report.machine.load_avg_before[0]}`,
     `every server: ${s.workers} workers on 127.0.0.1${s.pin ? ' (servers on CPU 0, load generators on CPU 1)' : ''}; saturation: wrk -t${s.saturation.threads} -c${s.saturation.connections}, ${s.saturation.duration_s} s; fixed rate: open loop, ${s.fixed_rate.duration_s} s per rate, latency from the scheduled send`,
-    s.slices > 1 ? `each measurement in ${s.slices} slices with the servers alternating; saturation percentiles are the worst slice's` : '',
+    s.paired
+      ? `paired: saturation with every server at once, sharing CPU 0, in ${s.slices} rounds; ×bare is the median of the rounds' ratios; fixed rates one server at a time`
+      : s.slices > 1
+        ? `each measurement in ${s.slices} slices with the servers alternating; saturation percentiles are the worst slice's`
+        : '',
     '',
   ]
   const cols = ['model', 'server', 'scenario', 'req/s', '×bare', 'p50 ms', 'p99 ms', 'p99.9 ms', 'p99 ×bare', 'errors', 'CPU µs/req']
