@@ -1,7 +1,7 @@
 import { pino } from 'pino'
 import { isoTime } from './clock.js'
 import { logWriter, MAX_ATOMIC_WRITE } from './fd-writer.js'
-import { millisJson, quoted } from './json-text.js'
+import { millisJson, quoted, quotedRepeating } from './json-text.js'
 
 /** What one access-log line says about an inference request. */
 export interface AccessEntry {
@@ -53,6 +53,8 @@ export function createAccessLog(options: { pretty: boolean; flushMs?: number }):
   // The line's constant parts, around the time: pino's fields first, as pino prints them.
   const beforeTime = `{"level":30,"time":"`
   const afterTime = `","pid":${process.pid},"log":"access","request_id":`
+  const modelIdJson = quotedRepeating()
+  const versionJson = quotedRepeating()
   let chunk = ''
   let chunkBytes = 0
   const flush = (): void => {
@@ -66,11 +68,11 @@ export function createAccessLog(options: { pretty: boolean; flushMs?: number }):
   timer.unref()
   return {
     write(e) {
-      const modelId = e.modelId === null ? 'null' : quoted(e.modelId)
+      const modelId = e.modelId === null ? 'null' : modelIdJson(e.modelId)
       const line =
         beforeTime + isoTime(Date.now()) + afterTime + (e.requestId === null ? 'null' : quoted(e.requestId)) +
         ',"model_id":' + modelId +
-        ',"model_version":' + (e.modelVersion === null ? 'null' : quoted(e.modelVersion)) +
+        ',"model_version":' + (e.modelVersion === null ? 'null' : versionJson(e.modelVersion)) +
         ',"status":' + e.status + ',"latency_ms":' + millisJson(e.latencyUs) + ',"path":' + pathJson(e.path) + '}\n'
       // Every part is ASCII (request ids are checked printable ASCII, versions are safe names, the
       // rest is ours) but the client's model id: its UTF-8 bytes beyond one per character are added.

@@ -1,5 +1,5 @@
 import type { PredictionEvent } from '../prediction-event.js'
-import { msJson, quoted } from '../json-text.js'
+import { msJson, quoted, quotedRepeating } from '../json-text.js'
 import { rawFeatures } from '../raw-features.js'
 
 /**
@@ -42,11 +42,11 @@ export function eventJson(event: PredictionEvent, bodyJson?: string): string {
     if (output === undefined) return JSON.stringify(event)
     // The fields in PredictionEvent's order, as JSON.stringify writes them (a test compares the two).
     return (
-      '{"ts":' + quoted(event.ts) +
+      '{"ts":' + tsJson(event.ts) +
       ',"request_id":' + quoted(event.request_id) +
-      ',"model_id":' + quoted(event.model_id) +
-      ',"model_version":' + quoted(event.model_version) +
-      ',"arm":' + (event.arm === null ? 'null' : quoted(event.arm)) +
+      ',"model_id":' + modelIdJson(event.model_id) +
+      ',"model_version":' + versionJson(event.model_version) +
+      ',"arm":' + (event.arm === null ? 'null' : armJson(event.arm)) +
       ',"features":' + features +
       ',"output":' + output +
       ',"latency_ms":' + msJson(event.latency_ms) +
@@ -64,6 +64,12 @@ export function eventJson(event: PredictionEvent, bodyJson?: string): string {
     })
   }
 }
+
+// Fields that mostly repeat from one event to the next (the time within a millisecond).
+const tsJson = quotedRepeating()
+const modelIdJson = quotedRepeating()
+const versionJson = quotedRepeating()
+const armJson = quotedRepeating()
 
 /** Events as one batch of JSON lines. */
 export function encodeLines(events: readonly PredictionEvent[]): JsonLines {

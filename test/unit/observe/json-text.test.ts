@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { millisJson, msJson, quoted, roundMs } from '../../../src/observe/json-text.js'
+import { millisJson, msJson, quoted, quotedRepeating, roundMs } from '../../../src/observe/json-text.js'
 
 describe('JSON text of log lines and events', () => {
   it('quotes every string exactly as JSON.stringify does', () => {
@@ -36,5 +36,13 @@ describe('JSON text of log lines and events', () => {
     expect(differing).toEqual([])
     for (const ms of [0, -0, 0.001, 0.0015, 1e-7, 1e21, -3, Number.NaN]) expect(msJson(ms)).toBe(JSON.stringify(ms))
     expect(roundMs(1.23456789)).toBe(1.235)
+  })
+})
+
+describe('quotedRepeating', () => {
+  it('quotes as quoted does, whatever came before', () => {
+    const q = quotedRepeating()
+    const seq = ['a', 'a', 'b"c', 'b"c', 'a', '', '', 'é', 'a']
+    expect(seq.map(q)).toEqual(seq.map((s) => JSON.stringify(s)))
   })
 })
