@@ -1,6 +1,6 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
@@ -22,19 +22,25 @@ const alive = (pid: number): boolean => {
   }
 }
 
+/** `npm run bench -- <args>`, which must exit 0 within 50 s: its stdout. */
+async function runBench(args: string[]): Promise<string> {
+  const proc = spawn(process.execPath, ['bench/run.mjs', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  proc.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
+  proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
+  const timer = setTimeout(() => proc.kill('SIGTERM'), 50_000)
+  const [code] = (await once(proc, 'close')) as [number | null]
+  clearTimeout(timer)
+  expect(code, `stdout:\n${stdout}\nstderr:\n${stderr}`).toBe(0)
+  return stdout
+}
+
 describe('npm run bench -- --quick', () => {
   it('prints the table, writes the results JSON and leaves no process behind', async () => {
     expect(hasWrk, 'wrk is not installed: apt-get install -y wrk (.ci/run does this)').toBe(true)
     const out = join(dir, 'latest.json')
-    const proc = spawn(process.execPath, ['bench/run.mjs', '--quick', '--no-install', '--out', out], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    proc.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
-    proc.stderr.on('data', (d: Buffer) => (stderr += d.toString()))
-    const timer = setTimeout(() => proc.kill('SIGTERM'), 50_000)
-    const [code] = (await once(proc, 'exit')) as [number | null]
-    clearTimeout(timer)
-    expect(code, `stdout:\n${stdout}\nstderr:\n${stderr}`).toBe(0)
+    const stdout = await runBench(['--quick', '--no-install', '--out', out])
 
     expect(stdout).toMatch(/model\s+server\s+scenario\s+req\/s/)
     expect(stdout).toMatch(/sum\s+bare\s+saturation c=32/)
@@ -63,6 +69,67 @@ describe('npm run bench -- --quick', () => {
       expect(alive(-pid)).toBe(false) // its process group: the workers
     }
   }, 60_000)
+})
+
+describe('npm run bench -- --quick --paired', () => {
+  it('serves every server at once, the Fastify floor among them, and reports the median of the rounds\' ratios', async () => {
+    expect(hasWrk, 'wrk is not installed: apt-get install -y wrk (.ci/run does this)').toBe(true)
+    const out = join(dir, 'paired.json')
+    const stdout = await runBench(['--quick', '--paired', '--servers', 'bare,fastify,servekit', '--rates', '500', '--no-install', '--out', out])
+    expect(stdout).toContain('paired: saturation with every server at once')
+
+    const report = JSON.parse(readFileSync(out, 'utf8'))
+    expect(report.settings).toMatchObject({ workers: 1, paired: true, pin: true, slices: 2, servers: ['bare', 'fastify', 'servekit'] })
+    const saturation = report.results.filter((r: any) => r.scenario === 'saturation')
+    expect(saturation.map((r: any) => r.server)).toEqual(['bare', 'fastify', 'servekit'])
+    for (const r of saturation) {
+      expect(r.slices).toHaveLength(2)
+      expect(r.requests).toBeGreaterThan(0)
+      if (r.server === 'bare') continue
+      // The reported ratio is the median of the per-round ones (two rounds: their mean).
+      const [a, b] = r.rps_ratio_rounds
+      expect(r.rps_ratio_rounds).toEqual(r.slices.map((s: any, i: number) => Math.round((s.rps / saturation[0].slices[i].rps) * 1000) / 1000))
+      expect(r.ratio_to_bare.rps).toBeCloseTo((a + b) / 2, 1)
+    }
+    expect(report.memory.fastify.workers_mb).toHaveLength(1)
+
+    const pids = [...stdout.matchAll(/listening on \S+ \(pid (\d+)\)/g)].map((m) => Number(m[1]))
+    expect(pids).toHaveLength(3)
+    for (const pid of pids) {
+      expect(alive(pid)).toBe(false)
+      expect(alive(-pid)).toBe(false)
+    }
+  }, 60_000)
+})
+
+describe('npm run bench:instructions', () => {
+  it('counts instructions per request of servers under callgrind, and names JavaScript functions in the kept profile', () => {
+    const hasValgrind = spawnSync('valgrind', ['--version'], { stdio: 'ignore' }).error === undefined
+    expect(hasValgrind, 'valgrind is not installed: apt-get install -y valgrind (.ci/run does this)').toBe(true)
+    const out = join(dir, 'instructions.json')
+    const keep = join(dir, 'profiles')
+    const args = ['bench/instructions.mjs', '--servers', 'bare,servekit:on', '--models', 'sum', '--warmup', '300', '--requests', '100', '--rounds', '2', '--keep', keep, '--out', out]
+    const run = spawnSync(process.execPath, args, { cwd: ROOT, encoding: 'utf8', timeout: 170_000 })
+    expect(run.status, `stdout:\n${run.stdout}\nstderr:\n${run.stderr}`).toBe(0)
+    const report = JSON.parse(readFileSync(out, 'utf8'))
+    expect(report.results.map((r: any) => r.server)).toEqual(['bare', 'servekit:on'])
+    for (const r of report.results) {
+      expect(r.rounds).toHaveLength(2)
+      // Tens of thousands of instructions at least: a request through Node's HTTP stack.
+      expect(r.instructions_per_request).toBeGreaterThan(10_000)
+    }
+    expect(report.results[1].ratio_to_bare).toBeGreaterThan(1)
+    const profile = readFileSync(join(keep, 'servekit_on.sum.callgrind.txt'), 'utf8')
+    expect(profile).toMatch(/^\s+\d+ {2}JS:/m)
+    expect(profile).toContain('llhttp')
+    // The servers ran in directories of their own: V8's isolate logs are not left in the checkout.
+    expect(readdirSync(ROOT).filter((f) => f.startsWith('isolate-'))).toEqual([])
+    // No perf map left behind in /tmp by the servers it ran.
+    for (const r of report.results) {
+      expect(r.pid).toEqual(expect.any(Number))
+      expect(existsSync(`/tmp/perf-${r.pid}.map`)).toBe(false)
+    }
+  }, 180_000)
 })
 
 describe('node bench/prediction-log-sink.mjs', () => {
