@@ -25,7 +25,10 @@ const alive = (pid: number): boolean => {
 /** `npm run bench -- <args>`, which must exit 0 within 50 s: its stdout. */
 const runBench = (args: string[]): Promise<string> => runScript('bench/run.mjs', args, 50_000)
 
-/** A bench script, which must exit 0 within `timeoutMs`: its stdout. */
+/**
+ * A bench script, which must exit 0 within `timeoutMs`: its stdout. Asynchronously: a test worker
+ * blocked in spawnSync for long misses vitest's own calls ("Timeout calling onTaskUpdate").
+ */
 async function runScript(script: string, args: string[], timeoutMs: number): Promise<string> {
   const proc = spawn(process.execPath, [script, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
@@ -112,7 +115,6 @@ describe('npm run bench:instructions', () => {
     const out = join(dir, 'instructions.json')
     const keep = join(dir, 'profiles')
     const args = ['--servers', 'bare,servekit:on', '--models', 'sum', '--warmup', '300', '--requests', '100', '--rounds', '2', '--keep', keep, '--out', out]
-    // Asynchronously: a test worker blocked for a minute in spawnSync misses vitest's own calls.
     await runScript('bench/instructions.mjs', args, 170_000)
     const report = JSON.parse(readFileSync(out, 'utf8'))
     expect(report.results.map((r: any) => r.server)).toEqual(['bare', 'servekit:on'])
@@ -136,21 +138,19 @@ describe('npm run bench:instructions', () => {
 })
 
 describe('node bench/prediction-log-sink.mjs', () => {
-  it('prints the cost per event for both bench models, after checking every event was written', () => {
-    const run = spawnSync(process.execPath, ['bench/prediction-log-sink.mjs', '--events', '3000', '--rounds', '1', '--dir', dir], { cwd: ROOT, encoding: 'utf8', timeout: 30_000 })
-    expect(run.status, run.stderr).toBe(0)
-    expect(run.stdout).toMatch(/^sum +parse \+ event [\d.]+ µs; with the JSONL prediction log [\d.]+ µs; the log's own cost -?[\d.]+ µs CPU per event/m)
-    expect(run.stdout).toMatch(/^tabular +parse \+ event/m)
+  it('prints the cost per event for both bench models, after checking every event was written', async () => {
+    const stdout = await runScript('bench/prediction-log-sink.mjs', ['--events', '3000', '--rounds', '1', '--dir', dir], 30_000)
+    expect(stdout).toMatch(/^sum +parse \+ event [\d.]+ µs; with the JSONL prediction log [\d.]+ µs; the log's own cost -?[\d.]+ µs CPU per event/m)
+    expect(stdout).toMatch(/^tabular +parse \+ event/m)
   })
 })
 
 describe('npm run bench:observability -- --quick', () => {
-  it('measures off and on, reads the prediction log back, and stops both servers cleanly (exit 0)', () => {
+  it('measures off and on, reads the prediction log back, and stops both servers cleanly (exit 0)', async () => {
     expect(hasWrk, 'wrk is not installed: apt-get install -y wrk (.ci/run does this)').toBe(true)
     const out = join(dir, 'observability.json')
-    const run = spawnSync(process.execPath, ['bench/observability.mjs', '--quick', '--out', out], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 })
-    expect(run.status, `${run.stdout}\n${run.stderr}`).toBe(0)
-    expect(run.stdout).toMatch(/model\s+variant\s+req\/s\s+vs off/)
+    const stdout = await runScript('bench/observability.mjs', ['--quick', '--out', out], 60_000)
+    expect(stdout).toMatch(/model\s+variant\s+req\/s\s+vs off/)
     const report = JSON.parse(readFileSync(out, 'utf8'))
     expect(report.results.map((r: any) => `${r.model} ${r.variant}`)).toEqual(['sum off', 'sum on'])
     for (const r of report.results) expect(r.rps).toBeGreaterThan(0)
@@ -163,11 +163,10 @@ describe('npm run bench:observability -- --quick', () => {
 })
 
 describe('npm run bench:observability -- --quick --paired', () => {
-  it('serves off and on at once, one worker each on one core, and measures both in every round', () => {
+  it('serves off and on at once, one worker each on one core, and measures both in every round', async () => {
     expect(hasWrk, 'wrk is not installed: apt-get install -y wrk (.ci/run does this)').toBe(true)
     const out = join(dir, 'observability-paired.json')
-    const run = spawnSync(process.execPath, ['bench/observability.mjs', '--quick', '--paired', '--workers', '1', '--threads', '1', '--connections', '8', '--out', out], { cwd: ROOT, encoding: 'utf8', timeout: 60_000 })
-    expect(run.status, `${run.stdout}\n${run.stderr}`).toBe(0)
+    await runScript('bench/observability.mjs', ['--quick', '--paired', '--workers', '1', '--threads', '1', '--connections', '8', '--out', out], 60_000)
     const report = JSON.parse(readFileSync(out, 'utf8'))
     expect(report.settings).toEqual(expect.objectContaining({ paired: true, workers: 1 }))
     expect(report.results.map((r: any) => `${r.model} ${r.variant}`)).toEqual(['sum off', 'sum on'])
