@@ -114,7 +114,7 @@ describe('npm run bench:instructions', () => {
     expect(hasValgrind, 'valgrind is not installed: apt-get install -y valgrind (.ci/run does this)').toBe(true)
     const out = join(dir, 'instructions.json')
     const keep = join(dir, 'profiles')
-    const args = ['--servers', 'bare,servekit:on', '--models', 'sum', '--warmup', '300', '--requests', '100', '--rounds', '2', '--keep', keep, '--out', out]
+    const args = ['--servers', 'bare,servekit:on', '--models', 'sum', '--warmup', '200', '--requests', '60', '--rounds', '2', '--keep', keep, '--out', out]
     await runScript('bench/instructions.mjs', args, 170_000)
     const report = JSON.parse(readFileSync(out, 'utf8'))
     expect(report.results.map((r: any) => r.server)).toEqual(['bare', 'servekit:on'])
