@@ -25,8 +25,8 @@ const USAGE = `usage: npm run bench:instructions -- [options]
   --servers LIST   bare,fastify,servekit-lean,servekit (the default); servekit:VARIANT for one of
                    bench/observability.mjs's settings (off, on, logs_only, prediction_log_only,
                    metrics_only, ...) or servekit:/path/to/a/config.mjs; any servekit one with
-                   @CHECKOUT serves another checkout's
-                   build, e.g. servekit:on@/tmp/main servekit:on to compare two builds
+                   @CHECKOUT serves another checkout's build, e.g. servekit:on@/tmp/main,servekit:on
+                   to compare two builds
   --models LIST    sum,tabular (default: both)
   --warmup N       requests before counting, to let V8 optimise (default 4000)
   --requests N     requests counted per round (default 2000)
