@@ -10,7 +10,7 @@
 // shared machine, where throughput runs move by ±5% or more. See docs/performance.md.
 import { spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
 import os from 'node:os'
 import { dirname, join } from 'node:path'
@@ -71,6 +71,8 @@ process.on('exit', () => {
 })
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(130))
 const VARIANTS = observabilityVariants(tmp)
+/** A server's name (`servekit:on@/some/checkout`) as a file name. */
+const fileName = (name) => name.replace(/[^\w-]/g, '_')
 
 /** How to start a server named on the command line (`servekit:on@/other/checkout` and the like). */
 function serverSpec(name) {
@@ -85,7 +87,7 @@ function serverSpec(name) {
   // A config file of one's own: servekit:/path/to/servekit.config.mjs
   if (kind === 'servekit' && variant !== undefined && variant.includes('/')) return { script: 'servers/servekit-inprocess.mjs', args: ['--config', variant, ...dist] }
   if (kind === 'servekit' && variant in VARIANTS) {
-    const config = join(tmp, `${name.replace(/[^\w-]/g, '_')}.config.mjs`)
+    const config = join(tmp, `${fileName(name)}.config.mjs`)
     writeFileSync(config, `export default ${JSON.stringify(VARIANTS[variant])}\n`)
     return { script: 'servers/servekit-inprocess.mjs', args: ['--config', config, ...dist] }
   }
@@ -107,7 +109,7 @@ setTimeout(() => {
 /** Starts `name` under callgrind, instrumentation off, and resolves once it prints its port. */
 async function start(name) {
   const { script, args, env } = SERVERS[name]
-  const dir = join(tmp, name.replace(/[^\w-]/g, '_'))
+  const dir = join(tmp, fileName(name))
   mkdirSync(dir)
   const vg = ['--tool=callgrind', '--instr-atstart=no', '--smc-check=all-non-file', `--cache-sim=${flags['cache-sim'] ? 'yes' : 'no'}`, `--callgrind-out-file=${join(dir, 'callgrind.out')}`]
   // --single-threaded: no background compiler or GC threads, whose work would land in whichever
@@ -173,11 +175,14 @@ function callgrind(server, command) {
   if (r.status !== 0) throw new Error(`callgrind_control ${command} ${server.proc.pid} failed: ${r.stderr || r.stdout}`)
 }
 
-/** The counts since the last dump or zeroing, by event (Ir, and with --cache-sim the misses): the newest dump's summary line. */
+/**
+ * The counts since the last dump or zeroing, by event (Ir, and with --cache-sim the misses): the
+ * dump's summary line. Each dump is removed once read, so the directory holds only the newest.
+ */
 function dumpedCounts(server, keepAs) {
   callgrind(server, '--dump')
-  const files = readdirSync(server.dir).filter((f) => f.startsWith('callgrind.out.')).map((f) => join(server.dir, f))
-  const newest = files.sort((a, b) => statSync(b).mtimeMs - statSync(a).mtimeMs || b.localeCompare(a, 'en', { numeric: true }))[0]
+  const [newest, ...more] = readdirSync(server.dir).filter((f) => f.startsWith('callgrind.out.')).map((f) => join(server.dir, f))
+  if (more.length > 0) throw new Error(`${server.name}: more than one callgrind dump in ${server.dir}`)
   const text = newest ? readFileSync(newest, 'utf8') : ''
   const events = /^events: (.+)$/m.exec(text)?.[1].trim().split(/\s+/)
   const values = /^summary: (.+)$/m.exec(text)?.[1].trim().split(/\s+/).map(Number)
@@ -207,7 +212,7 @@ async function main() {
       for (let r = 1; r <= settings.rounds; r++) {
         callgrind(server, '--zero')
         await send(server, model, settings.requests)
-        const counts = dumpedCounts(server, flags.keep && r === settings.rounds ? join(flags.keep, `${name.replace(/[^\w-]/g, '_')}.${model}.callgrind`) : undefined)
+        const counts = dumpedCounts(server, flags.keep && r === settings.rounds ? join(flags.keep, `${fileName(name)}.${model}.callgrind`) : undefined)
         perRequest.push(Object.fromEntries(Object.entries(counts).map(([k, v]) => [k, v / settings.requests])))
       }
       callgrind(server, '--instr=off')

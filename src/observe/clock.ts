@@ -17,20 +17,18 @@ const MINUTE_MS = 60_000
 export function isoTime(ms: number): string {
   if (ms === lastMs) return lastIso
   const intoMinute = ms - minuteStart
-  // Outside the minute (or a fraction of a millisecond, or a time without a plain ISO form): V8's.
-  if (!(intoMinute >= 0 && intoMinute < MINUTE_MS) || !Number.isInteger(ms)) {
-    const iso = new Date(ms).toISOString()
-    lastMs = ms
-    lastIso = iso
-    if (Number.isInteger(ms) && iso.length === 24) {
+  if (Number.isInteger(ms) && intoMinute >= 0 && intoMinute < MINUTE_MS) {
+    const seconds = Math.floor(intoMinute / 1000)
+    const millis = intoMinute - seconds * 1000
+    lastIso = minutePrefix + (seconds < 10 ? '0' : '') + seconds + (millis < 10 ? '.00' : millis < 100 ? '.0' : '.') + millis + 'Z'
+  } else {
+    // Another minute, a fraction of a millisecond, or a time without a plain ISO form: V8's.
+    lastIso = new Date(ms).toISOString()
+    if (Number.isInteger(ms) && lastIso.length === 24) {
       minuteStart = ms - (ms % MINUTE_MS + MINUTE_MS) % MINUTE_MS
-      minutePrefix = iso.slice(0, 17)
+      minutePrefix = lastIso.slice(0, 17)
     }
-    return iso
   }
-  const seconds = Math.floor(intoMinute / 1000)
-  const millis = intoMinute - seconds * 1000
   lastMs = ms
-  lastIso = minutePrefix + (seconds < 10 ? '0' : '') + seconds + (millis < 10 ? '.00' : millis < 100 ? '.0' : '.') + millis + 'Z'
   return lastIso
 }
