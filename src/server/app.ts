@@ -1,4 +1,6 @@
-import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, type onResponseHookHandler } from 'fastify'
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
+import AjvCompiler from '@fastify/ajv-compiler'
+import Fastify, { type FastifyInstance, type onResponseHookHandler } from 'fastify'
 import type { ServerConfig } from '../config/schema.js'
 import type { PredictBatch, PredictFn } from '../model/predictor.js'
 import type { ModelRegistry } from '../model/registry.js'
@@ -13,7 +15,9 @@ import { adminRoutes, type AdminDeps } from './routes/admin.js'
 import { metricsRoutes } from './routes/metrics.js'
 import { monitoringRoutes } from './routes/monitoring.js'
 import type { Monitoring } from '../observe/monitoring/service-monitoring.js'
-import { requestMetricsObserver } from './request-metrics.js'
+import { requestMetricsObserver, type ObservedRequest, type ResponseObserver } from './request-metrics.js'
+import { inferFastPath, type FastPath } from './infer-fast-path.js'
+import { inferBodySchema } from './schemas.js'
 import { requestTracingHooks } from './request-tracing.js'
 import { accessLogObserver } from './access-log.js'
 import { BODY_JSON } from './routes/infer.js'
@@ -42,7 +46,8 @@ export interface AppDeps {
 
 /** Assembles the HTTP app. It never listens: `cluster/` (or a test) does. */
 export function buildApp(deps: AppDeps): FastifyInstance {
-  const app = createFastify(deps)
+  const front: { take: FastPath } = { take: () => false }
+  const app = createFastify(deps, front)
   if (deps.keepBodyJson) keepBodyJson(app)
   inferRoutes(app, {
     predict: deps.predict,
@@ -56,17 +61,69 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   modelsRoutes(app, deps)
   monitoringRoutes(app, deps)
   if (!deps.admin.separate) adminRoutes(app, { ...deps.admin, registry: deps.registry })
+  // Tracing's spans start in Fastify hooks: with tracing on, every request goes through Fastify.
+  if (!deps.tracing) front.take = fastPath(app, deps)
   return app
 }
 
-/** Told once per inference request, after its response was written: the status sent and the time taken, in milliseconds. */
-type ResponseObserver = (request: FastifyRequest, reply: FastifyReply, status: number, elapsedMs: number) => void
+/** The /infer fast path (server/infer-fast-path.ts), made of the same parts as the Fastify route. */
+function fastPath(app: FastifyInstance, deps: AppDeps): FastPath {
+  let draining = false
+  app.addHook('preClose', (done) => {
+    draining = true
+    done()
+  })
+  const observers = responseObservers(deps, '/infer')
+  return inferFastPath({
+    predict: deps.predict,
+    bodyLimit: deps.server.bodyLimit,
+    parseJson: jsonParser(app),
+    validate: AjvCompiler()({}, { customOptions: AJV_OPTIONS })({ schema: inferBodySchema, method: 'POST', url: '/infer', httpPart: 'body' }),
+    keepBodyJson: deps.keepBodyJson === true,
+    logger: deps.logger,
+    observe: observers.length === 0 ? undefined : (request, status, elapsedMs) => {
+      for (const observe of observers) observe(request, status, elapsedMs)
+    },
+    abandoned: observers.length === 0 ? undefined : (request, _res, elapsedMs) => {
+      for (const observe of observers) observe(request, CLIENT_CLOSED, elapsedMs)
+    },
+    draining: () => draining,
+  })
+}
+
+/** Fastify's own JSON parser (its errors, its `__proto__` and `constructor` checks) as a function that returns or throws. */
+function jsonParser(app: FastifyInstance): (text: string) => unknown {
+  const parse = app.getDefaultJsonParser('error', 'error')
+  let value: unknown
+  let failure: Error | null = null
+  const done = (err: Error | null, body?: unknown) => {
+    failure = err
+    value = body
+  }
+  return (text) => {
+    parse(undefined as never, text, done)
+    if (failure !== null) {
+      const err = failure
+      failure = null
+      throw err
+    }
+    return value
+  }
+}
 
 /** What observers are told when the client closed the connection before the answer (nginx's "client closed request"). */
 const CLIENT_CLOSED = 499
 /** Set on a response already reported as abandoned, so a late error event cannot report it again. */
 const REPORTED = Symbol('servekit.reported')
-type Reported = FastifyReply['raw'] & { [REPORTED]?: true }
+type Reported = ServerResponse & { [REPORTED]?: true }
+
+/** Metrics and access log, when on: told of every inference response on `path`. */
+function responseObservers(deps: AppDeps, path: string): ResponseObserver[] {
+  return [
+    ...(deps.metrics ? [requestMetricsObserver(deps.metrics.metrics)] : []),
+    ...(deps.accessLog ? [accessLogObserver(deps.accessLog.log, deps.accessLog.sampleRate, path)] : []),
+  ]
+}
 
 /**
  * Hooks for the inference routes only; none at all when tracing, metrics and the access log are
@@ -77,20 +134,16 @@ type Reported = FastifyReply['raw'] & { [REPORTED]?: true }
  */
 function routeHooks(deps: AppDeps, path: string): InferRouteHooks | undefined {
   const tracing = deps.tracing ? requestTracingHooks(deps.tracing, path) : undefined
-  const observers: ResponseObserver[] = [
-    ...(tracing ? [tracing.onResponse] : []),
-    ...(deps.metrics ? [requestMetricsObserver(deps.metrics.metrics)] : []),
-    ...(deps.accessLog ? [accessLogObserver(deps.accessLog.log, deps.accessLog.sampleRate, path)] : []),
-  ]
+  const observers: ResponseObserver[] = [...(tracing ? [tracing.onResponse] : []), ...responseObservers(deps, path)]
   if (!tracing && observers.length === 0) return undefined
   return {
     route: { onRequest: tracing ? [tracing.onRequest] : [], onResponse: observers.length === 0 ? [] : [afterResponse(observers)] },
     abandoned:
       observers.length === 0
         ? undefined
-        : (request, reply, elapsedMs) => {
-            ;(reply.raw as Reported)[REPORTED] = true
-            for (const observe of observers) observe(request, reply, CLIENT_CLOSED, elapsedMs)
+        : (request: ObservedRequest, res: ServerResponse, elapsedMs: number) => {
+            ;(res as Reported)[REPORTED] = true
+            for (const observe of observers) observe(request, CLIENT_CLOSED, elapsedMs)
           },
   }
 }
@@ -99,12 +152,12 @@ function afterResponse(observers: readonly ResponseObserver[]): onResponseHookHa
   if (observers.length === 1) {
     const only = observers[0]!
     return (request, reply, done) => {
-      if ((reply.raw as Reported)[REPORTED] !== true) only(request, reply, reply.statusCode, reply.elapsedTime)
+      if ((reply.raw as Reported)[REPORTED] !== true) only(request, reply.statusCode, reply.elapsedTime)
       done()
     }
   }
   return (request, reply, done) => {
-    if ((reply.raw as Reported)[REPORTED] !== true) for (const observe of observers) observe(request, reply, reply.statusCode, reply.elapsedTime)
+    if ((reply.raw as Reported)[REPORTED] !== true) for (const observe of observers) observe(request, reply.statusCode, reply.elapsedTime)
     done()
   }
 }
@@ -131,16 +184,36 @@ export function buildAdminApp(deps: AppDeps): FastifyInstance {
   return app
 }
 
-function createFastify(deps: AppDeps): FastifyInstance {
+/** ajv's options for request bodies: types are part of the contract, "1" is not a number and 5 is not a model id. */
+const AJV_OPTIONS = { coerceTypes: false, removeAdditional: false, allErrors: false } as const
+
+/**
+ * The Fastify app, on an HTTP server of its own making when `front` is given: each request goes to
+ * `front.take` first (the /infer fast path), and to Fastify's router when it declines.
+ */
+function createFastify(deps: AppDeps, front?: { take: FastPath }): FastifyInstance {
+  const { requestTimeoutMs } = deps.server
+  // Node checks request deadlines every 30 s by default, which would let a slow (slowloris) client
+  // hold a connection for 30 s past requestTimeoutMs; check every second instead (a walk of the
+  // open connections). Passing requestTimeout here also caps the headers timeout at it.
+  const http = { requestTimeout: requestTimeoutMs, connectionsCheckingInterval: Math.min(1_000, requestTimeoutMs) }
   const app = Fastify({
     // Access logging is servekit's own (off the hot path); Fastify's per-request logger stays off.
     logger: false,
     bodyLimit: deps.server.bodyLimit,
-    requestTimeout: deps.server.requestTimeoutMs,
-    // Node checks request deadlines every 30 s by default, which would let a slow (slowloris) client
-    // hold a connection for 30 s past requestTimeoutMs; check every second instead (a walk of the
-    // open connections). Passing requestTimeout here also caps the headers timeout at it.
-    http: { requestTimeout: deps.server.requestTimeoutMs, connectionsCheckingInterval: Math.min(1_000, deps.server.requestTimeoutMs) },
+    requestTimeout: requestTimeoutMs,
+    http,
+    // What Fastify does with its own server (lib/server.js), done here for the one in front.
+    ...(front && {
+      serverFactory: (handler: (req: IncomingMessage, res: ServerResponse) => void, options: { keepAliveTimeout?: number; connectionTimeout?: number }) => {
+        const server = createServer(http, (req, res) => {
+          if (!front.take(req, res)) handler(req, res)
+        })
+        if (options.keepAliveTimeout !== undefined) server.keepAliveTimeout = options.keepAliveTimeout
+        server.setTimeout(options.connectionTimeout ?? 0)
+        return server
+      },
+    }),
     // While draining, a request arriving on an open keep-alive connection is served, with
     // `connection: close`, rather than refused with Fastify's own 503 body: the client reconnects to
     // a worker that stays, and nothing it sent is lost (rolling restarts, memory recycling, SIGTERM).
@@ -149,8 +222,7 @@ function createFastify(deps: AppDeps): FastifyInstance {
     ...httpLayerErrors(SECURITY_HEADERS),
     onProtoPoisoning: 'error',
     onConstructorPoisoning: 'error',
-    // Types are part of the contract: "1" is not a number and 5 is not a model id.
-    ajv: { customOptions: { coerceTypes: false, removeAdditional: false, allErrors: false } },
+    ajv: { customOptions: AJV_OPTIONS },
   })
   // The API speaks JSON only: without this, text/plain bodies would reach validation as strings.
   app.removeContentTypeParser('text/plain')

@@ -55,11 +55,7 @@ export function redactPaths(text: string): string {
 export function toServekitError(err: FastifyError | Error): ServekitError {
   if (isServekitError(err)) return err
   const e = err as FastifyError
-  if (e.validation) {
-    const v = e.validation[0]
-    const field = fieldOf(v?.instancePath ?? '', v?.params as Record<string, unknown> | undefined)
-    return new ServekitError('invalid_request', `${field}: ${describe(v?.keyword, v?.message, v?.params as Record<string, unknown> | undefined)}`, { details: { field } })
-  }
+  if (e.validation) return validationError(e.validation)
   // Fastify marks errors thrown by the response serializer: an output the model checks missed (a throwing toJSON).
   if ((e as { serialization?: unknown }).serialization !== undefined) {
     return new ServekitError('invalid_output', 'the response could not be serialised as JSON', { cause: err })
@@ -82,6 +78,14 @@ export function toServekitError(err: FastifyError | Error): ServekitError {
   return new ServekitError('internal_error', 'unexpected server error', { cause: err })
 }
 
+/** The body's first schema violation (ajv's errors, as Fastify reports them) as `invalid_request` naming the field. */
+export function validationError(errors: ReadonlyArray<{ instancePath?: string; keyword?: string; message?: string | undefined; params?: unknown }>): ServekitError {
+  const v = errors[0]
+  const params = v?.params as Record<string, unknown> | undefined
+  const field = fieldOf(v?.instancePath ?? '', params)
+  return new ServekitError('invalid_request', `${field}: ${describe(v?.keyword, v?.message, params)}`, { details: { field } })
+}
+
 function fieldOf(instancePath: string, params: Record<string, unknown> | undefined): string {
   const base = ['body', ...instancePath.split('/').filter(Boolean)].join('.')
   const extra = params?.['missingProperty'] ?? params?.['additionalProperty']
@@ -95,22 +99,39 @@ function describe(keyword: string | undefined, message: string | undefined, para
   return message ?? 'is invalid'
 }
 
+/** An error's response: its status, body and, for `overloaded`, when to come back (seconds). */
+export interface ErrorAnswer {
+  status: number
+  body: ReturnType<typeof errorBody>
+  retryAfter: string | undefined
+}
+
+/**
+ * How every error thrown while answering a request leaves (the Fastify routes' error handler and the
+ * /infer fast path alike): translated to a catalogue code, logged when it is the server's fault.
+ * `clientGone`: the client closed the connection, so a failure is its own abort.
+ */
+export function errorAnswer(err: Error, url: string, clientGone: boolean, logger: Logger): ErrorAnswer {
+  const error = toServekitError(err)
+  const status = statusByCode[error.code]
+  // `overloaded` (load shedding) says when to come back.
+  const retryAfter = error.details?.['retryAfterSeconds']
+  // Shedding is expected back-pressure, counted in the metrics: logging every refusal would add work
+  // when there is least room. A client that went away caused its own abort: debug only.
+  if (status >= 500 && error.code !== 'overloaded') {
+    const log = clientGone ? logger.debug.bind(logger) : logger.error.bind(logger)
+    log({ err: error.cause ?? error, code: error.code, url }, error.message)
+  }
+  // The admin API answers operators holding the token: they get paths, as the logs have them.
+  return { status, body: errorBody(error, isDevelopment() || url.startsWith('/admin/')), retryAfter: typeof retryAfter === 'number' ? String(retryAfter) : undefined }
+}
+
 /** Installs the error, 404 and 405 handlers: every error leaves as `{"error": {"code", "message"}}`. */
 export function installErrorHandling(app: FastifyInstance, logger: Logger): void {
   app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-    const error = toServekitError(err)
-    const status = statusByCode[error.code]
-    // `overloaded` (load shedding) says when to come back.
-    const retryAfter = error.details?.['retryAfterSeconds']
-    if (typeof retryAfter === 'number') void reply.header('retry-after', String(retryAfter))
-    // Shedding is expected back-pressure, counted in the metrics: logging every refusal would add work
-    // when there is least room. A client that went away caused its own abort: debug only.
-    if (status >= 500 && error.code !== 'overloaded') {
-      const log = reply.raw.destroyed ? logger.debug.bind(logger) : logger.error.bind(logger)
-      log({ err: error.cause ?? error, code: error.code, url: request.url }, error.message)
-    }
-    // The admin API answers operators holding the token: they get paths, as the logs have them.
-    void reply.code(status).send(errorBody(error, isDevelopment() || request.url.startsWith('/admin/')))
+    const answer = errorAnswer(err, request.url, reply.raw.destroyed, logger)
+    if (answer.retryAfter !== undefined) void reply.header('retry-after', answer.retryAfter)
+    void reply.code(answer.status).send(answer.body)
   })
   app.setNotFoundHandler((request, reply) => {
     void reply.code(404).send(errorBody(new ServekitError('not_found', `no route for ${request.method} ${request.url.slice(0, 200)}`)))

@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify'
 import type { RequestTrace, Tracing } from '../observe/tracing.js'
+import { modelIdOf, type ResponseObserver } from './request-metrics.js'
 
 const TRACE = Symbol('servekit.trace')
 type Traced = FastifyRequest & { [TRACE]?: RequestTrace }
@@ -13,7 +14,7 @@ export function traceOf(request: FastifyRequest): RequestTrace | undefined {
  * Route-level hooks for the inference routes when tracing is on: the server span starts on arrival
  * (continuing the caller's `traceparent`, echoed back in the response) and ends once the response is written.
  */
-export function requestTracingHooks(tracing: Tracing, path: string): { onRequest: onRequestHookHandler; onResponse: (request: FastifyRequest, reply: FastifyReply, status: number) => void } {
+export function requestTracingHooks(tracing: Tracing, path: string): { onRequest: onRequestHookHandler; onResponse: ResponseObserver } {
   return {
     onRequest(request: FastifyRequest, reply: FastifyReply, done) {
       const t = tracing.startRequest(`${request.method} ${path}`, request.headers, {
@@ -24,11 +25,11 @@ export function requestTracingHooks(tracing: Tracing, path: string): { onRequest
       void reply.header('traceparent', t.traceparent)
       done()
     },
-    onResponse(request: FastifyRequest, _reply: FastifyReply, status: number) {
-      const t = (request as Traced)[TRACE]
+    onResponse(request, status) {
+      const t = (request as { [TRACE]?: RequestTrace })[TRACE]
       if (t) {
-        const body = request.body as { model_id?: unknown } | undefined
-        tracing.endRequest(t, status, typeof body?.model_id === 'string' ? { 'servekit.model_id': body.model_id.slice(0, 256) } : {})
+        const modelId = modelIdOf(request)
+        tracing.endRequest(t, status, modelId !== undefined ? { 'servekit.model_id': modelId.slice(0, 256) } : {})
       }
     },
   }

@@ -3,14 +3,14 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { PredictBatch, PredictFn, PredictResult } from '../../model/predictor.js'
 import { errorBody, methodNotAllowed } from '../error-handler.js'
 import { pickRequestId } from '../request-id.js'
-import { tagRequestId, tagVersion } from '../request-metrics.js'
+import { tagRequestId, tagVersion, type ObservedRequest } from '../request-metrics.js'
 import type { onRequestHookHandler, onResponseHookHandler } from 'fastify'
 import type { Tracing } from '../../observe/tracing.js'
 import { traceOf } from '../request-tracing.js'
 import { RequestSignal } from '../../traffic/request-signal.js'
 import { batchBodySchema, batchResponseSchema, inferBodySchema, inferResponseSchema } from '../schemas.js'
 
-interface InferBody {
+export interface InferBody {
   model_id: string
   model_version?: string
   features: unknown
@@ -76,10 +76,11 @@ function onResponseClose(this: Watched): void {
   if (!this.writableFinished) this[ABORT]?.abort()
 }
 
-const disconnectSignal = (reply: FastifyReply): RequestSignal => new DisconnectSignal(reply.raw as Watched)
+/** The cancellation of the request answered by `res` (see DisconnectSignal). */
+export const disconnectSignal = (res: ServerResponse): RequestSignal => new DisconnectSignal(res as Watched)
 
 /** Told about a request whose client closed the connection before the answer, with the time until then. */
-type Abandoned = (request: FastifyRequest, reply: FastifyReply, elapsedMs: number) => void
+export type Abandoned = (request: ObservedRequest, res: ServerResponse, elapsedMs: number) => void
 
 /** An inference route's hooks, and who to tell about a request its client abandoned. */
 export interface InferRouteHooks {
@@ -93,12 +94,11 @@ export interface InferRouteHooks {
  * slow version shows in its own series. Only for answers still pending: an answer given in the
  * turn the request arrived is written before any close could be seen.
  */
-function watchAbandoned(request: FastifyRequest, reply: FastifyReply, answered: Promise<unknown>, abandoned: Abandoned): void {
-  const res = reply.raw
+export function watchAbandoned(request: ObservedRequest, res: ServerResponse, answered: Promise<unknown>, elapsedMs: () => number, abandoned: Abandoned): void {
   res.once('close', () => {
     if (res.writableFinished) return
-    const elapsedMs = reply.elapsedTime
-    const report = () => abandoned(request, reply, elapsedMs)
+    const elapsed = elapsedMs()
+    const report = () => abandoned(request, res, elapsed)
     answered.then(report, report)
   })
 }
@@ -134,13 +134,13 @@ export function inferRoutes(
     tagRequestId(request, requestId)
     const bodyJson = (request as WithBodyJson)[BODY_JSON] ?? undefined
     const req = { modelId: body.model_id, modelVersion: body.model_version, features: body.features, requestId, parameters: body.parameters, experimentKey: body.experiment_key, bodyJson }
-    const signal = disconnectSignal(reply)
+    const signal = disconnectSignal(reply.raw)
     // With tracing on, the data plane runs inside the request's span, so routing and predict become its children.
     const t = tracing === undefined ? undefined : traceOf(request)
     const result = t === undefined ? predict(req, signal) : tracing!.within(t, () => predict(req, signal))
     if (!(result instanceof Promise)) return answer(request, result, requestId)
     const answered = result.then((r) => answer(request, r, requestId))
-    if (inferHooks?.abandoned) watchAbandoned(request, reply, answered, inferHooks.abandoned)
+    if (inferHooks?.abandoned) watchAbandoned(request, reply.raw, answered, () => reply.elapsedTime, inferHooks.abandoned)
     return answered
   })
 
@@ -153,13 +153,13 @@ export function inferRoutes(
       void reply.header('x-request-id', requestId)
       tagRequestId(request, requestId)
       const req = { modelId: body.model_id, modelVersion: body.model_version, instances: body.instances, requestId, parameters: body.parameters, experimentKey: body.experiment_key }
-      const signal = disconnectSignal(reply)
+      const signal = disconnectSignal(reply.raw)
       const t = tracing === undefined ? undefined : traceOf(request)
       const answered = (t === undefined ? predictBatch(req, signal) : tracing!.within(t, () => predictBatch(req, signal))).then((r) => {
         tagVersion(request, r.modelVersion)
         return r
       })
-      if (batchHooks?.abandoned) watchAbandoned(request, reply, answered, batchHooks.abandoned)
+      if (batchHooks?.abandoned) watchAbandoned(request, reply.raw, answered, () => reply.elapsedTime, batchHooks.abandoned)
       const result = await answered
       return {
         model_id: result.modelId,
