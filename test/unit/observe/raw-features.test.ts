@@ -19,6 +19,20 @@ describe('rawFeatures', () => {
     }
   })
 
+  it('finds the end of features that are the last member, whatever brackets or spaces they hold', () => {
+    // Each of these ends the body; some are found by the closing-bracket search, the rest by the scans.
+    for (const value of ['{"a":1,"b":[2,3]}', '{}', '[]', '[{"a":1},{"b":2}]', '{"s":"x}y"}', '{"s":"a b","t":"]"}', '{"a":{"b":1}}', '[[1],[2]]', '["a}","b]"]']) {
+      expect(rawFeatures(`{"model_id":"m","features":${value}}`)).toBe(value)
+      expect(rawFeatures(`{"model_id":"m","features":${value}\n}\n`)).toBe(value)
+      expect(rawFeatures(`{"model_id":"m","features":${value},"request_id":"r"}`)).toBe(value)
+    }
+    // A member after the features, found by the search from the end: never part of the value.
+    expect(rawFeatures('{"features":{"a":1},"parameters":{"b":2}}')).toBe('{"a":1}')
+    expect(rawFeatures('{"features":[1,2],"parameters":{"b":[3]}}')).toBe('[1,2]')
+    expect(rawFeatures('{"features":{"a":1},"features":{"a":2}}')).toBeUndefined()
+    expect(rawFeatures('{"model_id":"m","features":{"a":\t1}}')).toBeUndefined()
+  })
+
   it('is undefined when the features are not one compact member, so that the caller encodes them', () => {
     // Whitespace inside the value (a newline would break a JSON line).
     expect(rawFeatures('{"model_id":"m","features":{"a": 1}}')).toBeUndefined()
