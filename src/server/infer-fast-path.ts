@@ -23,7 +23,8 @@ import { SECURITY_HEADERS } from './security-headers.js'
  * (`errorAnswer`) and the same response observers (metrics, access log, 499s). Its answers are
  * byte-for-byte those of the route, but for header order: test/http/infer-fast-path.test.ts sends
  * every case both ways and compares. With tracing on, every request goes to Fastify (its spans
- * start in Fastify hooks).
+ * start in Fastify hooks). Fastify's hooks do not run here: the app's one global hook (the security
+ * headers) is repeated in FIXED_HEADERS, and a hook added to the app for /infer must be added here too.
  */
 export interface InferFastPathDeps {
   predict: PredictFn

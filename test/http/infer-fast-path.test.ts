@@ -134,3 +134,24 @@ describe('POST /infer: the fast path answers as the Fastify route does', () => {
     expect(headerOrder(res)[0]).toBe('x-content-type-options')
   })
 })
+
+describe('POST /infer while the server drains', () => {
+  it('an answer written after SIGTERM tells a keep-alive client to close the connection', async () => {
+    const own = await startService({ config: CONFIG, workers: 1 })
+    try {
+      const body = obj({ model_id: 'io', features: { ms: 1500 } })
+      // A keep-alive request (no `connection: close`): in flight when the worker starts draining.
+      const answer = rawRequest(own.port, [`POST /infer HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`], { timeoutMs: 8000 })
+      await new Promise((r) => setTimeout(r, 300))
+      own.proc.kill('SIGTERM')
+      const res = await answer
+      expect(res.status).toBe(200)
+      expect(res.headers['connection']).toBe('close')
+      // The server closed the connection after the answer, rather than waiting for the client.
+      expect(res.closedByServer).toBe(true)
+      expect(res.elapsedMs).toBeLessThan(6000)
+    } finally {
+      expect(await own.stop()).toBe(0)
+    }
+  })
+})
