@@ -1,7 +1,7 @@
 import { pino } from 'pino'
 import { isoTime } from './clock.js'
 import { logWriter, MAX_ATOMIC_WRITE } from './fd-writer.js'
-import { millisJson, quoted, quotedRepeating } from './json-text.js'
+import { millisJson, quoted } from './json-text.js'
 
 /** What one access-log line says about an inference request. */
 export interface AccessEntry {
@@ -53,38 +53,64 @@ export function createAccessLog(options: { pretty: boolean; flushMs?: number }):
   // The line's constant parts, around the time: pino's fields first, as pino prints them.
   const beforeTime = `{"level":30,"time":"`
   const afterTime = `","pid":${process.pid},"log":"access","request_id":`
-  const modelIdJson = quotedRepeating()
-  const versionJson = quotedRepeating()
+  const modelIds = new RepeatingField()
+  const versions = new RepeatingField()
   let chunk = ''
   let chunkBytes = 0
+  /** Whether every line in the chunk is ASCII: then it is written as latin1, without a UTF-8 pass. */
+  let chunkAscii = true
   const flush = (): void => {
     if (chunk === '') return
     const text = chunk
+    const ascii = chunkAscii
     chunk = ''
     chunkBytes = 0
-    write(text)
+    chunkAscii = true
+    write(text, ascii)
   }
   const timer = setInterval(flush, options.flushMs ?? 500)
   timer.unref()
   return {
     write(e) {
-      const modelId = e.modelId === null ? 'null' : modelIdJson(e.modelId)
+      const modelId = modelIds.json(e.modelId)
+      const version = versions.json(e.modelVersion)
+      // Every part is ASCII (request ids are checked printable ASCII, the rest is ours) but the
+      // model id (the client's) and the version: their UTF-8 bytes beyond one per character.
+      const extra = modelIds.extra + versions.extra
       const line =
         beforeTime + isoTime(Date.now()) + afterTime + (e.requestId === null ? 'null' : quoted(e.requestId)) +
         ',"model_id":' + modelId +
-        ',"model_version":' + (e.modelVersion === null ? 'null' : versionJson(e.modelVersion)) +
+        ',"model_version":' + version +
         ',"status":' + e.status + ',"latency_ms":' + millisJson(e.latencyUs) + ',"path":' + pathJson(e.path) + '}\n'
-      // Every part is ASCII (request ids are checked printable ASCII, versions are safe names, the
-      // rest is ours) but the client's model id: its UTF-8 bytes beyond one per character are added.
-      const bytes = line.length + (ASCII.test(modelId) ? 0 : Buffer.byteLength(modelId) - modelId.length)
+      const bytes = line.length + extra
       if (chunkBytes + bytes > MAX_ATOMIC_WRITE) flush()
       chunk += line
       chunkBytes += bytes
+      if (extra !== 0) chunkAscii = false
     },
     async close() {
       clearInterval(timer)
       flush()
     },
+  }
+}
+
+/**
+ * A field that mostly repeats from line to line (model id, version): its JSON and its UTF-8 bytes
+ * beyond one per character (`extra`, non-zero only for non-ASCII text) are kept from the last line.
+ */
+class RepeatingField {
+  private last: string | null | undefined
+  private text = 'null'
+  extra = 0
+
+  json(value: string | null): string {
+    if (value !== this.last) {
+      this.last = value
+      this.text = value === null ? 'null' : quoted(value)
+      this.extra = ASCII.test(this.text) ? 0 : Buffer.byteLength(this.text) - this.text.length
+    }
+    return this.text
   }
 }
 

@@ -19,8 +19,8 @@ const pause = new Int32Array(new SharedArrayBuffer(4))
  * tenth of a second whenever its log reader fell briefly behind.) Writes of at most 4096 bytes to a
  * pipe go through whole or not at all; longer ones may be split. Other errors (EPIPE) are thrown.
  */
-export function writeAllSync(fd: number, data: string | Buffer): void {
-  const buf = typeof data === 'string' ? Buffer.from(data) : data
+export function writeAllSync(fd: number, data: string | Buffer, encoding: 'utf8' | 'latin1' = 'utf8'): void {
+  const buf = typeof data === 'string' ? Buffer.from(data, encoding) : data
   for (let done = 0; done < buf.length; ) {
     try {
       done += writeSync(fd, buf, done, buf.length - done)
@@ -34,12 +34,14 @@ export function writeAllSync(fd: number, data: string | Buffer): void {
 /**
  * `writeAllSync` for logs: a failed write (EPIPE: the reader is gone) is not thrown into the code
  * that logs, since there is nowhere left to log to; `what` is named once in a process warning.
+ * `ascii`: the caller knows the text is ASCII, so it is copied byte for byte (latin1) without
+ * measuring its UTF-8 length first.
  */
-export function logWriter(fd: number, what: string): (text: string) => void {
+export function logWriter(fd: number, what: string): (text: string, ascii?: boolean) => void {
   let warned = false
-  return (text) => {
+  return (text, ascii = false) => {
     try {
-      writeAllSync(fd, text)
+      writeAllSync(fd, text, ascii ? 'latin1' : 'utf8')
     } catch (err) {
       if (!warned) process.emitWarning(`servekit: ${what} cannot write to fd ${fd}: ${(err as Error).message}`)
       warned = true

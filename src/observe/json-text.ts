@@ -7,8 +7,11 @@
 /** Characters a JSON string must escape: a string without any is quoted as it is. */
 const NEEDS_ESCAPE = /["\\\x00-\x1f\u2028\u2029\ud800-\udfff]/
 
+/** Printable ASCII but `"` and `\`: nothing to escape, and irregexp checks it faster than NEEDS_ESCAPE (a one-byte pattern). */
+const PLAIN = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/
+
 /** A string as JSON: the usual id, version or time needs no escape, and skips JSON.stringify. */
-export const quoted = (s: string): string => (NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : '"' + s + '"')
+export const quoted = (s: string): string => (PLAIN.test(s) || !NEEDS_ESCAPE.test(s) ? '"' + s + '"' : JSON.stringify(s))
 
 /**
  * `quoted`, remembering its last string: for a field that mostly repeats from one line to the next

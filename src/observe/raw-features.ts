@@ -10,6 +10,12 @@
  * the line, and the text is as compact as JSON.stringify's).
  */
 export function rawFeatures(body: string): string | undefined {
+  COMPACT_PREFIX.lastIndex = 0
+  if (COMPACT_PREFIX.test(body)) {
+    const start = COMPACT_PREFIX.lastIndex
+    const end = lastValueEnd(body, start)
+    if (end !== undefined) return body.slice(start, end)
+  }
   const n = body.length
   let i = skipSpace(body, 0)
   if (body.charCodeAt(i) !== OPEN_BRACE) return undefined
@@ -38,6 +44,15 @@ export function rawFeatures(body: string): string | undefined {
 }
 
 const FEATURES = 'features'
+
+/**
+ * The usual body up to its features' value, in one match: compact, and before `"features":` only
+ * members whose keys have no escape and are not "features", with a string (no escape) or a scalar
+ * for value (`{"model_id":"m","request_id":"r","features":`). With `lastValueEnd`, it spares the
+ * walk below (~130 ns for `{"model_id":"sum","features":…}`) for the body most clients send.
+ * Linear: every repetition is delimited by characters its classes exclude.
+ */
+const COMPACT_PREFIX = /\{(?:"(?!features")[^"\\]*":(?:"[^"\\]*"|[^"{}[\]\s,]+),)*"features":/y
 
 /**
  * When the features object or array is the body's last member, as clients usually write it

@@ -31,6 +31,12 @@ describe('rawFeatures', () => {
     expect(rawFeatures('{"features":[1,2],"parameters":{"b":[3]}}')).toBe('[1,2]')
     expect(rawFeatures('{"features":{"a":1},"features":{"a":2}}')).toBeUndefined()
     expect(rawFeatures('{"model_id":"m","features":{"a":\t1}}')).toBeUndefined()
+    // The one-match prefix (string and scalar members before it) and its edges.
+    expect(rawFeatures('{"features2":1,"request_id":"features","n":null,"features":{"a":1}}')).toBe('{"a":1}')
+    expect(rawFeatures('{"model_id":"m","features":{"a":1},"model_id":"x"}')).toBe('{"a":1}')
+    expect(rawFeatures('{"model_id":"m","features":{"a":1},"features":{"a":1}}')).toBeUndefined()
+    expect(rawFeatures('{"feat\\u0075res":{"a":1},"features":{"b":2}}')).toBeUndefined()
+    expect(rawFeatures('{"model_id":"a\\"b","features":{"a":1}}')).toBe('{"a":1}')
   })
 
   it('is undefined when the features are not one compact member, so that the caller encodes them', () => {
