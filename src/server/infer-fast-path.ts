@@ -99,6 +99,31 @@ class Exchange implements ObservedRequest {
 
   /** The whole body arrived: parse, validate, predict, answer (the route's steps, routes/infer.ts). */
   received(): void {
+    try {
+      this.run()
+    } catch (err) {
+      this.crashed(err)
+    }
+  }
+
+  /**
+   * A throw the steps did not expect (an observer's, say): it must not escape into the request's
+   * 'end' event, where it would end the process. Answered with 500 when nothing was sent yet.
+   */
+  private crashed(err: unknown): void {
+    if (this.res.headersSent) {
+      this.deps.logger.error({ err }, 'POST /infer: failed after its response was sent')
+      return
+    }
+    try {
+      this.fail(err)
+    } catch (again) {
+      this.deps.logger.error({ err: again }, 'POST /infer: no error response could be sent')
+      this.res.destroy()
+    }
+  }
+
+  private run(): void {
     const { deps, chunks } = this
     const text = (chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)).toString('utf8')
     try {
@@ -134,10 +159,12 @@ class Exchange implements ObservedRequest {
       this.answer(result)
       return
     }
-    const answered = result.then(
-      (r) => this.answer(r),
-      (err: unknown) => this.fail(err),
-    )
+    const answered = result
+      .then(
+        (r) => this.answer(r),
+        (err: unknown) => this.fail(err),
+      )
+      .catch((err: unknown) => this.crashed(err))
     const abandoned = deps.abandoned
     if (abandoned) {
       watchAbandoned(this, this.res, answered, () => performance.now() - this.start, (request, res, elapsedMs) => {
