@@ -1,8 +1,9 @@
 // The framework's floor: `POST /infer` on Fastify alone, with servekit's envelope schemas (compiled
 // by Fastify's ajv and fast-json-stringify, as in servekit), Fastify options and security-header
 // hook, and the bench models written by hand, but none of servekit's own work: no model registry,
-// traffic layer, input schema or observability. Between the bare server and servekit-lean, it
-// shows what the framework costs and what servekit adds.
+// traffic layer, input schema or observability. It shows what a Fastify route costs on its own:
+// servekit answers /infer on node:http for the usual request (src/server/infer-fast-path.ts)
+// because this floor was below issue 3's target.
 //
 //   node bench/servers/fastify.mjs --port 0 --host 127.0.0.1 --workers 2   (after npm run build)
 //
