@@ -123,9 +123,16 @@ describe('npm run bench:instructions', () => {
       // Tens of thousands of instructions at least: a request through Node's HTTP stack.
       expect(r.instructions_per_request).toBeGreaterThan(10_000)
     }
-    expect(report.results[1].ratio_to_bare).toBeGreaterThan(1)
+    // Rounds this short are dominated by one-off work (V8 compiling on the main thread under
+    // --single-threaded, a collection): 250 k to 1.6 M instructions a request, either server. So
+    // which server counts more is not a figure this run can give; the ratio must be of the two.
+    const [bare, on] = report.results
+    expect(bare.ratio_to_bare).toBeNull()
+    expect(on.ratio_to_bare).toBe(Math.round((on.instructions_per_request / bare.instructions_per_request) * 100) / 100)
     const profile = readFileSync(join(keep, 'servekit_on.sum.callgrind.txt'), 'utf8')
     expect(profile).toMatch(/^\s+\d+ {2}JS:/m)
+    // servekit's own functions, named from V8's perf map: the requests went through its /infer path.
+    expect(profile).toMatch(/JS:\S* file:\/\/\/dist\/server\/infer-fast-path\.js/)
     expect(profile).toContain('llhttp')
     // The servers ran in directories of their own: V8's isolate logs are not left in the checkout.
     expect(readdirSync(ROOT).filter((f) => f.startsWith('isolate-'))).toEqual([])
