@@ -11,10 +11,12 @@
  */
 export function rawFeatures(body: string): string | undefined {
   COMPACT_PREFIX.lastIndex = 0
+  // Where the features' value starts when the prefix matched: the walk need not search from there again.
+  let searched = -1
   if (COMPACT_PREFIX.test(body)) {
-    const start = COMPACT_PREFIX.lastIndex
-    const end = lastValueEnd(body, start)
-    if (end !== undefined) return body.slice(start, end)
+    searched = COMPACT_PREFIX.lastIndex
+    const end = lastValueEnd(body, searched)
+    if (end !== undefined) return body.slice(searched, end)
   }
   const n = body.length
   let i = skipSpace(body, 0)
@@ -29,7 +31,9 @@ export function rawFeatures(body: string): string | undefined {
     i = skipSpace(body, keyEnd + 1)
     if (body.charCodeAt(i) !== COLON) return undefined
     const valueStart = skipSpace(body, i + 1)
-    const end = isFeatures ? (lastValueEnd(body, valueStart) ?? flatValueEnd(body, valueStart) ?? valueEndOf(body, valueStart)) : valueEndOf(body, valueStart)
+    const end = isFeatures
+      ? ((valueStart === searched ? undefined : lastValueEnd(body, valueStart)) ?? flatValueEnd(body, valueStart) ?? valueEndOf(body, valueStart))
+      : valueEndOf(body, valueStart)
     // A negative end: whitespace inside the value, which only matters in the features.
     i = end < 0 ? -end - 1 : end
     if (isFeatures) {

@@ -73,7 +73,7 @@ function fastPath(app: FastifyInstance, deps: AppDeps): FastPath {
     draining = true
     done()
   })
-  const observers = responseObservers(deps, '/infer')
+  const observe = allOf(responseObservers(deps, '/infer'))
   return inferFastPath({
     predict: deps.predict,
     bodyLimit: deps.server.bodyLimit,
@@ -81,12 +81,8 @@ function fastPath(app: FastifyInstance, deps: AppDeps): FastPath {
     validate: AjvCompiler()({}, { customOptions: AJV_OPTIONS })({ schema: inferBodySchema, method: 'POST', url: '/infer', httpPart: 'body' }),
     keepBodyJson: deps.keepBodyJson === true,
     logger: deps.logger,
-    observe: observers.length === 0 ? undefined : (request, status, elapsedMs) => {
-      for (const observe of observers) observe(request, status, elapsedMs)
-    },
-    abandoned: observers.length === 0 ? undefined : (request, _res, elapsedMs) => {
-      for (const observe of observers) observe(request, CLIENT_CLOSED, elapsedMs)
-    },
+    observe,
+    abandoned: observe && ((request, _res, elapsedMs) => observe(request, CLIENT_CLOSED, elapsedMs)),
     draining: () => draining,
   })
 }
@@ -125,6 +121,14 @@ function responseObservers(deps: AppDeps, path: string): ResponseObserver[] {
   ]
 }
 
+/** One observer telling each of `observers` in turn (the only one itself); undefined when there are none. */
+function allOf(observers: readonly ResponseObserver[]): ResponseObserver | undefined {
+  if (observers.length <= 1) return observers[0]
+  return (request, status, elapsedMs) => {
+    for (const observe of observers) observe(request, status, elapsedMs)
+  }
+}
+
 /**
  * Hooks for the inference routes only; none at all when tracing, metrics and the access log are
  * off. What runs after the response (span end, metrics, access log) is one Fastify hook calling
@@ -134,30 +138,22 @@ function responseObservers(deps: AppDeps, path: string): ResponseObserver[] {
  */
 function routeHooks(deps: AppDeps, path: string): InferRouteHooks | undefined {
   const tracing = deps.tracing ? requestTracingHooks(deps.tracing, path) : undefined
-  const observers: ResponseObserver[] = [...(tracing ? [tracing.onResponse] : []), ...responseObservers(deps, path)]
-  if (!tracing && observers.length === 0) return undefined
+  const observe = allOf([...(tracing ? [tracing.onResponse] : []), ...responseObservers(deps, path)])
+  if (!tracing && !observe) return undefined
   return {
-    route: { onRequest: tracing ? [tracing.onRequest] : [], onResponse: observers.length === 0 ? [] : [afterResponse(observers)] },
+    route: { onRequest: tracing ? [tracing.onRequest] : [], onResponse: observe ? [afterResponse(observe)] : [] },
     abandoned:
-      observers.length === 0
-        ? undefined
-        : (request: ObservedRequest, res: ServerResponse, elapsedMs: number) => {
-            ;(res as Reported)[REPORTED] = true
-            for (const observe of observers) observe(request, CLIENT_CLOSED, elapsedMs)
-          },
+      observe &&
+      ((request: ObservedRequest, res: ServerResponse, elapsedMs: number) => {
+        ;(res as Reported)[REPORTED] = true
+        observe(request, CLIENT_CLOSED, elapsedMs)
+      }),
   }
 }
 
-function afterResponse(observers: readonly ResponseObserver[]): onResponseHookHandler {
-  if (observers.length === 1) {
-    const only = observers[0]!
-    return (request, reply, done) => {
-      if ((reply.raw as Reported)[REPORTED] !== true) only(request, reply.statusCode, reply.elapsedTime)
-      done()
-    }
-  }
+function afterResponse(observe: ResponseObserver): onResponseHookHandler {
   return (request, reply, done) => {
-    if ((reply.raw as Reported)[REPORTED] !== true) for (const observe of observers) observe(request, reply.statusCode, reply.elapsedTime)
+    if ((reply.raw as Reported)[REPORTED] !== true) observe(request, reply.statusCode, reply.elapsedTime)
     done()
   }
 }

@@ -5,7 +5,7 @@ import type { PredictFn, PredictResult } from '../model/predictor.js'
 import type { Logger } from '../observe/logger.js'
 import { errorAnswer, validationError } from './error-handler.js'
 import { pickRequestId } from './request-id.js'
-import { REQUEST_ID, VERSION, type ObservedRequest, type ResponseObserver } from './request-metrics.js'
+import { REQUEST_ID, tagRequestId, tagVersion, VERSION, type ObservedRequest, type ResponseObserver } from './request-metrics.js'
 import { disconnectSignal, watchAbandoned, type Abandoned, type InferBody } from './routes/infer.js'
 import { SECURITY_HEADERS } from './security-headers.js'
 
@@ -138,7 +138,7 @@ class Exchange implements ObservedRequest {
       return
     }
     const requestId = pickRequestId(body.request_id, this.req.headers['x-request-id'])
-    this[REQUEST_ID] = requestId
+    tagRequestId(this, requestId)
     const req = {
       modelId: body.model_id,
       modelVersion: body.model_version,
@@ -176,7 +176,7 @@ class Exchange implements ObservedRequest {
   }
 
   private answer(result: PredictResult): void {
-    this[VERSION] = result.modelVersion
+    tagVersion(this, result.modelVersion)
     let json: string
     try {
       // The key order of the route's response schema; `arm` left out when no experiment chose the version.
