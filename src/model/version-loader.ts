@@ -50,7 +50,7 @@ export async function loadVersion(id: string, config: ModelConfig, version: stri
     throw new ServekitError('model_load_failed', `${label}: load threw: ${err instanceof Error ? err.message : String(err)}`, { cause: err })
   }
   const loadMs = performance.now() - started
-  const { predict, predictBatch } = createVersionPredict(label, modelClass, instance)
+  const { predict, predictBatch } = createVersionPredict(label, modelClass, instance, version)
   const tolerance = config.tolerance ?? modelClass.tolerance ?? DEFAULT_TOLERANCE
   const selfTest = await runSelfTest(modelClass, artifact, instance, predict, tolerance)
   const loaded: LoadedVersion = { modelId: id, version, artifact, modelClass, instance, predict, predictBatch, loadedAt: new Date(), loadMs, selfTest, inflight: 0 }

@@ -11,16 +11,41 @@ export type VersionPredict = (features: unknown, context: PredictContext) => May
 /** Many at once: each item gets its output or its own error, in order. */
 export type VersionPredictBatch = (features: readonly unknown[], context: PredictContext) => Promise<Array<{ output: unknown } | { error: ServekitError }>>
 
+/** Errors a version's predict gave (thrown, rejected or per batch item), and that version. */
+const FAILED_ON = new WeakMap<object, string>()
+
+/**
+ * The version whose predict failed with `err`, when a version's predict gave it: the HTTP layer
+ * labels the error's answer with it (metrics, access log) as it labels a success, so a version
+ * that fails shows in its own series. Undefined for errors from before a version was reached
+ * (unknown model, shedding) and from the deadline (a timeout answers for whatever was running).
+ */
+export function versionThatFailed(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null ? FAILED_ON.get(err) : undefined
+}
+
 /**
  * Builds the per-version predict functions once, at load time, so the request path does not branch on
- * what the model class declares.
+ * what the model class declares. `version` marks the errors they give (versionThatFailed).
  */
-export function createVersionPredict(label: string, model: AnyModelClass, instance: unknown): { predict: VersionPredict; predictBatch: VersionPredictBatch } {
+export function createVersionPredict(label: string, model: AnyModelClass, instance: unknown, version: string): { predict: VersionPredict; predictBatch: VersionPredictBatch } {
   const validate = createValidator(label, model)
+  /** What predict throws or rejects with: a ServekitError, marked as this version's. */
+  const failed = (err: unknown): ServekitError => {
+    const error = asPredictionError(label, err)
+    FAILED_ON.set(error, version)
+    return error
+  }
   // Built once here, not per request: the continuations of an asynchronous model or schema.
-  const checked = (output: unknown): unknown => checkOutput(label, output)
+  const checked = (output: unknown): unknown => {
+    try {
+      return checkOutput(label, output)
+    } catch (err) {
+      throw failed(err)
+    }
+  }
   const rethrow = (err: unknown): never => {
-    throw asPredictionError(label, err)
+    throw failed(err)
   }
 
   // The model on validated input. A synchronous model (most are) answers synchronously: its checked
@@ -30,20 +55,31 @@ export function createVersionPredict(label: string, model: AnyModelClass, instan
     try {
       output = model.predict(instance, input, context)
     } catch (err) {
-      throw asPredictionError(label, err)
+      throw failed(err)
     }
     if (isThenable(output)) return Promise.resolve(output).then(checked, rethrow)
-    return checkOutput(label, output)
+    return checked(output)
   }
 
   const predict: VersionPredict =
     validate === undefined
       ? run
       : (features, context) => {
-          const input = validate(features)
+          let input: unknown
+          try {
+            input = validate(features)
+          } catch (err) {
+            throw failed(err)
+          }
           // An asynchronous schema (rare): continue once it settles.
-          return isThenable(input) ? Promise.resolve(input).then((value) => run(value, context)) : run(input, context)
+          return isThenable(input) ? Promise.resolve(input).then((value) => run(value, context), rethrow) : run(input, context)
         }
+  /** A batch item's error, marked as this version's. */
+  const failedItem = (err: unknown): { error: ServekitError } => {
+    const item = fail(err)
+    FAILED_ON.set(item.error, version)
+    return item
+  }
 
   const batchFn = model.predictBatch
   const predictBatch: VersionPredictBatch =
@@ -58,7 +94,7 @@ export function createVersionPredict(label: string, model: AnyModelClass, instan
               valid.push(validate === undefined ? list[i] : await validate(list[i]))
               slots.push(i)
             } catch (err) {
-              results[i] = fail(err)
+              results[i] = failedItem(err)
             }
           }
           if (valid.length > 0) {
@@ -71,11 +107,11 @@ export function createVersionPredict(label: string, model: AnyModelClass, instan
                 try {
                   results[slot] = { output: checkOutput(label, outputs[k]) }
                 } catch (err) {
-                  results[slot] = fail(err)
+                  results[slot] = failedItem(err)
                 }
               })
             } catch (err) {
-              const error = asPredictionError(label, err)
+              const error = failed(err)
               for (const slot of slots) results[slot] = { error }
             }
           }

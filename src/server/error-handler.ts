@@ -3,6 +3,7 @@ import { STATUS_CODES } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { isServekitError, ServekitError, type ErrorCode } from '../errors.js'
 import type { Logger } from '../observe/logger.js'
+import { tagFailedVersion } from './request-metrics.js'
 
 /** The only place that knows HTTP statuses. `satisfies` keeps it exhaustive when a code is added. */
 export const statusByCode = {
@@ -129,6 +130,7 @@ export function errorAnswer(err: Error, url: string, clientGone: boolean, logger
 /** Installs the error, 404 and 405 handlers: every error leaves as `{"error": {"code", "message"}}`. */
 export function installErrorHandling(app: FastifyInstance, logger: Logger): void {
   app.setErrorHandler((err: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
+    tagFailedVersion(request, err)
     const answer = errorAnswer(err, request.url, reply.raw.destroyed, logger)
     if (answer.retryAfter !== undefined) void reply.header('retry-after', answer.retryAfter)
     void reply.code(answer.status).send(answer.body)

@@ -5,7 +5,7 @@ import type { PredictFn, PredictResult } from '../model/predictor.js'
 import type { Logger } from '../observe/logger.js'
 import { errorAnswer, validationError } from './error-handler.js'
 import { pickRequestId } from './request-id.js'
-import { REQUEST_ID, tagRequestId, tagVersion, VERSION, type ObservedRequest, type ResponseObserver } from './request-metrics.js'
+import { REQUEST_ID, tagFailedVersion, tagRequestId, tagVersion, VERSION, type ObservedRequest, type ResponseObserver } from './request-metrics.js'
 import { disconnectSignal, watchAbandoned, type Abandoned, type InferBody } from './routes/infer.js'
 import { SECURITY_HEADERS } from './security-headers.js'
 
@@ -190,6 +190,7 @@ class Exchange implements ObservedRequest {
   }
 
   private fail(err: unknown): void {
+    tagFailedVersion(this, err)
     const e = err instanceof Error ? err : new Error(String(err))
     const answer = errorAnswer(e, PATH, this.res.destroyed, this.deps.logger)
     this.send(answer.status, JSON.stringify(answer.body), answer.retryAfter)

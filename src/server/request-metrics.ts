@@ -1,3 +1,4 @@
+import { versionThatFailed } from '../model/version-predict.js'
 import type { Metrics } from '../observe/metrics.js'
 
 /** Set by the infer handlers once a version answered, read by the response observers. */
@@ -25,6 +26,12 @@ export function tagRequestId(request: ObservedRequest, id: string): void {
 
 export function tagVersion(request: ObservedRequest, version: string): void {
   request[VERSION] = version
+}
+
+/** For an error answer: tags the version whose predict gave `err`, when one did (so its failures count under it). */
+export function tagFailedVersion(request: ObservedRequest, err: unknown): void {
+  const version = versionThatFailed(err)
+  if (version !== undefined) request[VERSION] = version
 }
 
 /** The body's model id when it has one (a request refused before parsing has none). */

@@ -11,7 +11,7 @@ describe('access log', () => {
       expect(ok).toMatchObject({ model_id: 'sum', model_version: '2', status: 200, path: '/infer', level: 30 })
       expect(ok['latency_ms']).toBeTypeOf('number')
       const failed = await svc.waitForLog((l) => l['log'] === 'access' && l['request_id'] === 'access-2')
-      expect(failed).toMatchObject({ model_id: 'throws', model_version: null, status: 500 })
+      expect(failed).toMatchObject({ model_id: 'throws', model_version: '1', status: 500 })
       // Health checks and scrapes are not inference requests: no access lines for them.
       await fetch(`${svc.url}/health`)
       await postJson(`${svc.url}/infer`, { model_id: 'sum', features: {} }, { 'x-request-id': 'access-3' })

@@ -135,6 +135,26 @@ describe('POST /infer: the fast path answers as the Fastify route does', () => {
   })
 })
 
+describe('POST /infer: an error is observed under the version that gave it, both ways', () => {
+  it('a model that throws (500) and features its schema refuses (400) are logged with the version; a timeout and an unknown model with none', async () => {
+    const cases = [
+      { body: { model_id: 'throws', features: {} }, status: 500, version: '1' },
+      { body: { model_id: 'ok', features: { x: 'two' } }, status: 400, version: '1' },
+      // The deadline answered, not a version (it may not have been reached: queueing counts too).
+      { body: { model_id: 'hang', features: {} }, status: 504, version: null },
+      { body: { model_id: 'no_such_model', features: {} }, status: 404, version: null },
+    ]
+    for (const framing of ['length', 'chunked'] as const) {
+      for (const [i, c] of cases.entries()) {
+        const id = `failed-${framing}-${i}`
+        expect((await send(obj(c.body), framing, { 'x-request-id': id })).status).toBe(c.status)
+        const line = await svc.waitForLog((l) => l['log'] === 'access' && l['request_id'] === id)
+        expect(line).toMatchObject({ model_id: c.body.model_id, status: c.status, model_version: c.version })
+      }
+    }
+  })
+})
+
 describe('POST /infer while the server drains', () => {
   it('an answer written after SIGTERM tells a keep-alive client to close the connection', async () => {
     const own = await startService({ config: CONFIG, workers: 1 })

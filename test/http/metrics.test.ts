@@ -22,9 +22,13 @@ describe('GET /metrics', () => {
 
     const m = await scrape(svc.url)
     expect(m.get('servekit_requests_total{model="sum",version="2",code="200"}')).toBe(7)
-    expect(m.get('servekit_requests_total{model="throws",version="",code="500"}')).toBe(3)
+    // A version's failures count under that version (its predict threw; its schema refused the features).
+    expect(m.get('servekit_requests_total{model="throws",version="1",code="500"}')).toBe(3)
+    expect(m.get('servekit_requests_total{model="slow",version="1",code="400"}')).toBe(1)
+    expect(m.get('servekit_requests_total{model="throws",version="",code="500"}')).toBeUndefined()
+    expect(m.get('servekit_requests_total{model="slow",version="",code="400"}')).toBeUndefined()
+    // No version was reached: the version label stays empty.
     expect(m.get('servekit_requests_total{model="_unknown",version="",code="404"}')).toBe(1)
-    expect(m.get('servekit_requests_total{model="slow",version="",code="400"}')).toBe(1)
     expect(m.get('servekit_requests_total{model="batchy",version="1",code="200"}')).toBe(1)
     expect(m.get('servekit_request_duration_seconds_count{model="sum"}')).toBe(7)
     expect(m.get('servekit_predict_duration_seconds_count{model="sum",version="2"}')).toBe(7)

@@ -29,7 +29,7 @@ const artifact = { name: 'm', version: '1', dir: '/nowhere', manifest: {} } as u
 /** A loaded version of `model`, as the registry would hand it over (load already ran). */
 async function version(model: AnyModelClass, v = '1'): Promise<CheckedVersion> {
   const instance = await model.load(artifact, { options: {} })
-  const { predict } = createVersionPredict(`m@${v}`, model, instance)
+  const { predict } = createVersionPredict(`m@${v}`, model, instance, v)
   return { modelId: 'm', version: v, modelClass: model, artifact, instance, predict }
 }
 

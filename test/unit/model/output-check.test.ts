@@ -6,7 +6,7 @@ import { createVersionPredict } from '../../../src/model/version-predict.js'
 /** What a version answers when its model returns `output` (a throw becomes a rejection). */
 function answer(output: unknown): Promise<unknown> {
   const model: AnyModelClass = { load: () => null, predict: () => output }
-  const { predict } = createVersionPredict('m@1', model, null)
+  const { predict } = createVersionPredict('m@1', model, null, '1')
   return toPromise(() => predict({}, { parameters: undefined, signal: new AbortController().signal } as never))
 }
 
