@@ -22,7 +22,8 @@ import { freePort, median, processTreeCpuSeconds, trackServers } from './lib/pro
 const BENCH = dirname(fileURLToPath(import.meta.url))
 const ROOT = dirname(BENCH)
 const SERVICE = join(BENCH, 'service')
-const BODY = { sum: join(SERVICE, 'requests/sum.json'), tabular: join(SERVICE, 'requests/tabular.json') }
+// tumor_onnx (only when asked for, --models): an ONNX MLP, a model that does real work.
+const BODY = { sum: join(SERVICE, 'requests/sum.json'), tabular: join(SERVICE, 'requests/tabular.json'), tumor_onnx: join(SERVICE, 'requests/tumor_onnx.json') }
 
 const { values: flags } = parseArgs({
   options: {
@@ -42,7 +43,7 @@ const { values: flags } = parseArgs({
   },
 })
 if (flags.help) {
-  console.log(`usage: npm run bench:observability -- [--workers 2] [--duration 8] [--rounds 3] [--connections 32] [--threads 2] [--models sum,tabular] [--breakdown | --variants off,on,...] [--pin] [--paired] [--quick] [--out FILE]`)
+  console.log(`usage: npm run bench:observability -- [--workers 2] [--duration 8] [--rounds 3] [--connections 32] [--threads 2] [--models sum,tabular,tumor_onnx] [--breakdown | --variants off,on,...] [--pin] [--paired] [--quick] [--out FILE]`)
   process.exit(0)
 }
 const settings = {
@@ -55,7 +56,7 @@ const settings = {
   models: flags.quick ? ['sum'] : flags.models.split(','),
   paired: flags.paired,
 }
-for (const m of settings.models) if (!(m in BODY)) throw new Error(`unknown model ${m} (sum, tabular)`)
+for (const m of settings.models) if (!(m in BODY)) throw new Error(`unknown model ${m} (sum, tabular, tumor_onnx)`)
 if (!existsSync(join(ROOT, 'dist/cli/main.js'))) {
   console.error('bench: servekit is not built: run `npm run build` first')
   process.exit(2)
@@ -79,7 +80,7 @@ const live = trackServers(() => {
   if (shm) rmSync(shm, { recursive: true, force: true })
 })
 
-const variants = observabilityVariants(tmp, shm)
+const variants = observabilityVariants(tmp, shm, { onnx: settings.models.includes('tumor_onnx') })
 const names = flags.variants ? flags.variants.split(',') : flags.breakdown ? Object.keys(variants) : ['off', 'on']
 for (const n of names) if (!(n in variants)) throw new Error(`unknown variant ${n} (${Object.keys(variants).join(', ')})`)
 if (!names.includes('off') || !names.includes('on')) throw new Error('--variants must include off and on')

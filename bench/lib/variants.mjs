@@ -5,12 +5,20 @@ import { fileURLToPath } from 'node:url'
 
 const SERVICE = join(dirname(dirname(fileURLToPath(import.meta.url))), 'service')
 
-/** `dir`: where the prediction log writes; `memoryDir`: the same in memory (tmpfs), when there is one. */
-export function observabilityVariants(dir, memoryDir = dir) {
+/**
+ * `dir`: where the prediction log writes; `memoryDir`: the same in memory (tmpfs), when there is one.
+ * `onnx`: also serve `tumor_onnx`, the ONNX MLP of examples/frameworks (linked into the bench store),
+ * a model that does real work (one ONNX Runtime session.run a request, ~40 µs here).
+ */
+export function observabilityVariants(dir, memoryDir = dir, { onnx = false } = {}) {
   const base = {
     store: join(SERVICE, 'models'),
     pollIntervalMs: 0,
-    models: { sum: { module: join(SERVICE, 'src/sum.ts') }, tabular: { module: join(SERVICE, 'src/tabular.ts') } },
+    models: {
+      sum: { module: join(SERVICE, 'src/sum.ts') },
+      tabular: { module: join(SERVICE, 'src/tabular.ts') },
+      ...(onnx ? { tumor_onnx: { options: { output: 'probabilities' } } } : {}),
+    },
   }
   const OFF = { metrics: { enabled: false }, logging: { level: 'warn', accessLogSampleRate: 0 }, predictionLog: { enabled: false } }
   const ON = { metrics: { enabled: true }, logging: { level: 'info', accessLogSampleRate: 1 }, predictionLog: { enabled: true, sampleRate: 1, sink: { type: 'jsonl', dir: join(dir, 'prediction-logs') } } }
@@ -27,5 +35,7 @@ export function observabilityVariants(dir, memoryDir = dir) {
     // The same files in memory: the prediction log without the disk's share.
     prediction_log_tmpfs: { ...base, ...OFF, predictionLog: { ...ON.predictionLog, sink: { type: 'jsonl', dir: join(memoryDir, 'prediction-logs') } } },
     on_without_prediction_log: { ...base, ...ON, predictionLog: OFF.predictionLog },
+    // Everything on, the access log and the prediction log sampled at 10%: the knob a busy service turns.
+    on_sampled_10: { ...base, ...ON, logging: { ...ON.logging, accessLogSampleRate: 0.1 }, predictionLog: { ...ON.predictionLog, sampleRate: 0.1, sink: { type: 'jsonl', dir: join(dir, 'prediction-logs-sampled') } } },
   }
 }
