@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process'
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -78,6 +79,10 @@ describe('servekit serve', () => {
 
 describe('npm start', () => {
   it('serves the quickstart and passes flags through to serve', async () => {
+    // The quickstart logs its predictions next to its config, as it does for a user: the files this
+    // run adds are checked, then removed (a developer's own are left).
+    const logs = join(ROOT, 'examples/quickstart/prediction-logs')
+    const before = new Set(existsSync(logs) ? readdirSync(logs) : [])
     // Its own process group, so teardown can stop npm and the servekit processes under it together.
     const proc = spawn('npm', ['start', '--silent', '--', '--port', '0', '--host', '127.0.0.1', '--workers', '1'], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], detached: true })
     try {
@@ -104,6 +109,15 @@ describe('npm start', () => {
       const exited = new Promise((resolve) => proc.once('exit', resolve))
       process.kill(-proc.pid!, 'SIGTERM')
       await exited
+    }
+    const added = (existsSync(logs) ? readdirSync(logs) : []).filter((f) => !before.has(f))
+    try {
+      // SIGTERM flushed the one prediction's event.
+      const events = added.flatMap((f) => readFileSync(join(logs, f), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { model_id: string; features: unknown }))
+      expect(events).toHaveLength(1)
+      expect(events[0]).toMatchObject({ model_id: 'churn', features: { tenure_months: 48, contract: 'two_year' } })
+    } finally {
+      for (const f of added) rmSync(join(logs, f), { force: true })
     }
   })
 })
