@@ -109,6 +109,8 @@ describe('npm start', () => {
       const exited = new Promise((resolve) => proc.once('exit', resolve))
       process.kill(-proc.pid!, 'SIGTERM')
       await exited
+      // npm may exit before servekit's primary and worker have flushed and stopped: wait for the group.
+      await groupGone(proc.pid!, 15_000)
     }
     const added = (existsSync(logs) ? readdirSync(logs) : []).filter((f) => !before.has(f))
     try {
@@ -121,3 +123,17 @@ describe('npm start', () => {
     }
   })
 })
+
+/** Resolves once no process of the group `pgid` is left (throws after `ms`). */
+async function groupGone(pgid: number, ms: number): Promise<void> {
+  const deadline = Date.now() + ms
+  for (;;) {
+    try {
+      process.kill(-pgid, 0)
+    } catch {
+      return
+    }
+    if (Date.now() > deadline) throw new Error(`processes of group ${pgid} still running after ${ms} ms`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
