@@ -20,16 +20,19 @@ function failure(model: Partial<AnyModelClass>, features: unknown = { x: 1 }): P
   )
 }
 
+/** How a version fails, the code it answers with, and the features sent (a valid row when absent). */
+const cases: Array<[name: string, model: Partial<AnyModelClass>, code: string, features?: unknown]> = [
+  ['a synchronous throw', { predict: (): never => { throw new Error('boom') } }, 'prediction_failed'],
+  ['an asynchronous rejection', { predict: async (): Promise<never> => { throw new Error('boom') } }, 'prediction_failed'],
+  ['a ServekitError-shaped throw of the model', { predict: (): never => { throw Object.assign(new Error('no'), { name: 'ServekitError', code: 'invalid_request' }) } }, 'invalid_request'],
+  ['features the schema refuses', { inputSchema: schema }, 'invalid_request', { x: 'one' }],
+  ['an output JSON cannot carry', { predict: () => NaN }, 'invalid_output'],
+  ['an asynchronous output JSON cannot carry', { predict: async () => undefined }, 'invalid_output'],
+]
+
 describe('versionThatFailed', () => {
-  it.each([
-    ['a synchronous throw', { predict: () => { throw new Error('boom') } }, 'prediction_failed'],
-    ['an asynchronous rejection', { predict: async () => { throw new Error('boom') } }, 'prediction_failed'],
-    ['a ServekitError-shaped throw of the model', { predict: () => { throw Object.assign(new Error('no'), { name: 'ServekitError', code: 'invalid_request' }) } }, 'invalid_request'],
-    ['features the schema refuses', { inputSchema: schema }, 'invalid_request', { x: 'one' }],
-    ['an output JSON cannot carry', { predict: () => NaN }, 'invalid_output'],
-    ['an asynchronous output JSON cannot carry', { predict: async () => undefined }, 'invalid_output'],
-  ] as const)('%s: marked with the version', async (_name, model, code, features?: unknown) => {
-    const err = await failure(model as Partial<AnyModelClass>, features)
+  it.each(cases)('%s: marked with the version', async (_name, model, code, features) => {
+    const err = await failure(model, features)
     expect(err).toMatchObject({ code })
     expect(versionThatFailed(err)).toBe('7')
   })
