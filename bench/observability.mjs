@@ -184,7 +184,8 @@ async function main() {
         for (const name of names) report(name, await measure(servers[name], model, settings.duration_s))
       }
     }
-    const summary = (rs) => ({ rps: median(rs.map((r) => r.rps)), cpu_us_per_request: median(rs.map((r) => r.cpu_us_per_request)), p50_ms: round(median(rs.map((r) => r.p50_ms)), 3), p99_ms: round(median(rs.map((r) => r.p99_ms)), 3), errors: rs.reduce((a, r) => a + r.errors, 0), runs: rs })
+    // An even number of rounds gives the mean of the middle two: rounded like the rounds' own figures.
+    const summary = (rs) => ({ rps: Math.round(median(rs.map((r) => r.rps))), cpu_us_per_request: round(median(rs.map((r) => r.cpu_us_per_request)), 1), p50_ms: round(median(rs.map((r) => r.p50_ms)), 3), p99_ms: round(median(rs.map((r) => r.p99_ms)), 3), errors: rs.reduce((a, r) => a + r.errors, 0), runs: rs })
     const byVariant = Object.fromEntries(names.map((n) => [n, summary(runs[n])]))
     const off = byVariant.off
     for (const name of names) {
@@ -219,9 +220,10 @@ async function main() {
   mkdirSync(dirname(flags.out), { recursive: true })
   writeFileSync(flags.out, JSON.stringify(report, null, 2) + '\n')
 
-  console.log(`\n${'model'.padEnd(9)} ${'variant'.padEnd(19)} ${'req/s'.padStart(7)} ${'vs off'.padStart(7)} ${'µs CPU/req'.padStart(11)} ${'CPU off/this'.padStart(13)} ${'p99 ms'.padStart(8)}`)
+  const width = Math.max(19, ...names.map((n) => n.length))
+  console.log(`\n${'model'.padEnd(10)} ${'variant'.padEnd(width)} ${'req/s'.padStart(7)} ${'vs off'.padStart(7)} ${'µs CPU/req'.padStart(11)} ${'CPU off/this'.padStart(13)} ${'p99 ms'.padStart(8)}`)
   for (const r of results) {
-    console.log(`${r.model.padEnd(9)} ${r.variant.padEnd(19)} ${String(r.rps).padStart(7)} ${r.ratio_to_off.toFixed(3).padStart(7)} ${String(r.cpu_us_per_request).padStart(11)} ${r.cpu_ratio_off_to_this.toFixed(3).padStart(13)} ${r.p99_ms.toFixed(2).padStart(8)}`)
+    console.log(`${r.model.padEnd(10)} ${r.variant.padEnd(width)} ${String(r.rps).padStart(7)} ${r.ratio_to_off.toFixed(3).padStart(7)} ${String(r.cpu_us_per_request).padStart(11)} ${r.cpu_ratio_off_to_this.toFixed(3).padStart(13)} ${r.p99_ms.toFixed(2).padStart(8)}`)
   }
   console.log(`prediction log (on): ${counters.written} events written, ${counters.failed} failed, ${counters.dropped} dropped; ${files.length} files, ${report.prediction_log.mb} MB`)
   console.log(`target on/off >= 0.90: throughput ${report.target.met ? 'met' : 'NOT met'}, CPU cost ${report.target.met_by_cpu_cost ? 'met' : 'NOT met'}; load average ${loadBefore[0].toFixed(2)} before, ${os.loadavg()[0].toFixed(2)} after; results in ${flags.out}`)
