@@ -30,12 +30,13 @@ export function versionThatFailed(err: unknown): string | undefined {
  */
 export function createVersionPredict(label: string, model: AnyModelClass, instance: unknown, version: string): { predict: VersionPredict; predictBatch: VersionPredictBatch } {
   const validate = createValidator(label, model)
-  /** What predict throws or rejects with: a ServekitError, marked as this version's. */
-  const failed = (err: unknown): ServekitError => {
-    const error = asPredictionError(label, err)
-    FAILED_ON.set(error, version)
-    return error
+  /** `err`, marked as this version's (a thrown non-object cannot be, and stays unmarked). */
+  const marked = <E>(err: E): E => {
+    if (typeof err === 'object' && err !== null) FAILED_ON.set(err, version)
+    return err
   }
+  /** What the model's predict throws or rejects with, as a marked ServekitError. */
+  const failed = (err: unknown): ServekitError => marked(asPredictionError(label, err))
   // Built once here, not per request: the continuations of an asynchronous model or schema.
   const checked = (output: unknown): unknown => {
     try {
@@ -46,6 +47,10 @@ export function createVersionPredict(label: string, model: AnyModelClass, instan
   }
   const rethrow = (err: unknown): never => {
     throw failed(err)
+  }
+  /** An asynchronous schema's rejection, as it is (like a synchronous one's throw), marked. */
+  const rethrowMarked = (err: unknown): never => {
+    throw marked(err)
   }
 
   // The model on validated input. A synchronous model (most are) answers synchronously: its checked
@@ -69,17 +74,13 @@ export function createVersionPredict(label: string, model: AnyModelClass, instan
           try {
             input = validate(features)
           } catch (err) {
-            throw failed(err)
+            throw marked(err)
           }
           // An asynchronous schema (rare): continue once it settles.
-          return isThenable(input) ? Promise.resolve(input).then((value) => run(value, context), rethrow) : run(input, context)
+          return isThenable(input) ? Promise.resolve(input).then((value) => run(value, context), rethrowMarked) : run(input, context)
         }
   /** A batch item's error, marked as this version's. */
-  const failedItem = (err: unknown): { error: ServekitError } => {
-    const item = fail(err)
-    FAILED_ON.set(item.error, version)
-    return item
-  }
+  const failedItem = (err: unknown): { error: ServekitError } => ({ error: marked(fail(err).error) })
 
   const batchFn = model.predictBatch
   const predictBatch: VersionPredictBatch =

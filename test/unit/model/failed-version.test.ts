@@ -26,6 +26,7 @@ const cases: Array<[name: string, model: Partial<AnyModelClass>, code: string, f
   ['an asynchronous rejection', { predict: async (): Promise<never> => { throw new Error('boom') } }, 'prediction_failed'],
   ['a ServekitError-shaped throw of the model', { predict: (): never => { throw Object.assign(new Error('no'), { name: 'ServekitError', code: 'invalid_request' }) } }, 'invalid_request'],
   ['features the schema refuses', { inputSchema: schema }, 'invalid_request', { x: 'one' }],
+  ['features an asynchronous schema refuses', { inputSchema: schema.refine(async (f) => f.x > 0) }, 'invalid_request', { x: -1 }],
   ['an output JSON cannot carry', { predict: () => NaN }, 'invalid_output'],
   ['an asynchronous output JSON cannot carry', { predict: async () => undefined }, 'invalid_output'],
 ]
