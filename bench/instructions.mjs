@@ -10,7 +10,7 @@
 // shared machine, where throughput runs move by ±5% or more. See docs/performance.md.
 import { spawn, spawnSync } from 'node:child_process'
 import { once } from 'node:events'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs'
 import http from 'node:http'
 import os from 'node:os'
 import { dirname, join } from 'node:path'
@@ -33,9 +33,10 @@ const USAGE = `usage: npm run bench:instructions -- [options]
   --rounds N       counted rounds per server and model; the median is reported (default 3)
   --concurrency N  requests in flight (default 8)
   --cache-sim      also count misses of valgrind's simulated data caches (about twice as slow)
-  --keep DIR       keep each server and model's last counted round's callgrind profile in DIR, and
-                   beside it a .txt of instructions per request by function, JavaScript included
-                   (named from V8's --perf-basic-prof map)
+  --keep DIR       keep each server and model's median counted round's callgrind profile in DIR (the
+                   lower of the middle two for an even number of rounds), and beside it a .txt of
+                   instructions per request by function, JavaScript included (named from V8's
+                   --perf-basic-prof map)
   --out FILE       results JSON (default bench/results/instructions.json)`
 const { values: flags } = parseArgs({
   options: {
@@ -190,10 +191,26 @@ function dumpedCounts(server, keepAs) {
   if (keepAs) {
     mkdirSync(dirname(keepAs), { recursive: true })
     writeFileSync(keepAs, text)
-    writeFileSync(`${keepAs}.txt`, functionsPerRequest(keepAs, server.proc.pid))
   }
   rmSync(newest)
   return Object.fromEntries(events.map((e, i) => [e, values[i] ?? 0]))
+}
+
+/**
+ * Of the rounds' profiles (`files`, by round), keeps the median round's as `keepAs` with its .txt
+ * beside it, and removes the others. The last round is not the one to keep: a short round can be
+ * dominated by one-off work (a compilation, a collection; one seen in CI spent most of its
+ * instructions in interpreted code, esbuild's stdout reader among it), and the figure reported is
+ * the median's.
+ */
+function keepMedianRound(files, ir, keepAs, pid) {
+  const order = ir.map((n, i) => [n, i]).sort((a, b) => a[0] - b[0])
+  const chosen = order[Math.floor((order.length - 1) / 2)][1]
+  files.forEach((f, i) => {
+    if (i === chosen) renameSync(f, keepAs)
+    else rmSync(f, { force: true })
+  })
+  writeFileSync(`${keepAs}.txt`, functionsPerRequest(keepAs, pid))
 }
 
 async function main() {
@@ -203,6 +220,7 @@ async function main() {
     const server = await start(name)
     for (const model of settings.models) {
       await send(server, model, settings.warmup)
+      const keepAs = flags.keep ? join(flags.keep, `${fileName(name)}.${model}.callgrind`) : undefined
       const perRequest = []
       // Instrumentation stays on across the rounds: each round zeroes the counters, sends, dumps.
       // The first few thousand requests after turning it on count 10-40% more (seen every time; the
@@ -212,11 +230,12 @@ async function main() {
       for (let r = 1; r <= settings.rounds; r++) {
         callgrind(server, '--zero')
         await send(server, model, settings.requests)
-        const counts = dumpedCounts(server, flags.keep && r === settings.rounds ? join(flags.keep, `${fileName(name)}.${model}.callgrind`) : undefined)
+        const counts = dumpedCounts(server, keepAs && `${keepAs}.round${r}`)
         perRequest.push(Object.fromEntries(Object.entries(counts).map(([k, v]) => [k, v / settings.requests])))
       }
       callgrind(server, '--instr=off')
       const ir = perRequest.map((c) => c.Ir)
+      if (keepAs) keepMedianRound(ir.map((_, i) => `${keepAs}.round${i + 1}`), ir, keepAs, server.proc.pid)
       const row = { server: name, model, pid: server.proc.pid, instructions_per_request: Math.round(median(ir)), rounds: ir.map(Math.round) }
       if (flags['cache-sim']) {
         // Misses of valgrind's simulated caches (first level data, last level), not this CPU's counters.
@@ -263,7 +282,8 @@ function functionsPerRequest(file, pid) {
     for (let i = map.length - 1; i >= 0; i--) if (address >= map[i][0] && address < map[i][0] + map[i][1]) return map[i][2].replace(ROOT, '')
     return `0x${address.toString(16)}`
   }
-  const out = spawnSync('callgrind_annotate', ['--threshold=99.9', file], { encoding: 'utf8', maxBuffer: 1 << 26 }).stdout
+  // Every function (a threshold below 100% can leave out servekit's own in a round that one-off work dominates).
+  const out = spawnSync('callgrind_annotate', ['--threshold=100', file], { encoding: 'utf8', maxBuffer: 1 << 28 }).stdout
   const byName = new Map()
   for (const line of out.split('\n')) {
     const m = /^\s*([\d,]+) \(\s*[\d.]+%\)\s+(.*?)\s*(?:\[.*\])?$/.exec(line)
@@ -272,7 +292,8 @@ function functionsPerRequest(file, pid) {
     const fn = address ? name(parseInt(address[1], 16)) : m[2].replace(/^\?\?\?:/, '')
     byName.set(fn, (byName.get(fn) ?? 0) + Number(m[1].replaceAll(',', '')) / settings.requests)
   }
-  return [...byName].sort((a, b) => b[1] - a[1]).map(([fn, n]) => `${Math.round(n).toString().padStart(8)}  ${fn}`).join('\n') + '\n'
+  // Functions under half an instruction a request (start-up code run once, say) are left out.
+  return [...byName].filter(([, n]) => n >= 0.5).sort((a, b) => b[1] - a[1]).map(([fn, n]) => `${Math.round(n).toString().padStart(8)}  ${fn}`).join('\n') + '\n'
 }
 
 function fail(msg) {

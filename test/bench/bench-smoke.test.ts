@@ -129,6 +129,8 @@ describe('npm run bench:instructions', () => {
     const [bare, on] = report.results
     expect(bare.ratio_to_bare).toBeNull()
     expect(on.ratio_to_bare).toBe(Math.round((on.instructions_per_request / bare.instructions_per_request) * 100) / 100)
+    // One profile kept per server and model (the median round's), with its table; no round left over.
+    expect(readdirSync(keep).sort()).toEqual(['bare.sum.callgrind', 'bare.sum.callgrind.txt', 'servekit_on.sum.callgrind', 'servekit_on.sum.callgrind.txt'])
     const profile = readFileSync(join(keep, 'servekit_on.sum.callgrind.txt'), 'utf8')
     expect(profile).toMatch(/^\s+\d+ {2}JS:/m)
     // servekit's own functions, named from V8's perf map: the requests went through its /infer path.
