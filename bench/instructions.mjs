@@ -222,6 +222,7 @@ async function main() {
       await send(server, model, settings.warmup)
       const keepAs = flags.keep ? join(flags.keep, `${fileName(name)}.${model}.callgrind`) : undefined
       const perRequest = []
+      const roundFiles = []
       // Instrumentation stays on across the rounds: each round zeroes the counters, sends, dumps.
       // The first few thousand requests after turning it on count 10-40% more (seen every time; the
       // program runs several times slower instrumented, and V8 adapts): they are sent uncounted.
@@ -230,12 +231,13 @@ async function main() {
       for (let r = 1; r <= settings.rounds; r++) {
         callgrind(server, '--zero')
         await send(server, model, settings.requests)
-        const counts = dumpedCounts(server, keepAs && `${keepAs}.round${r}`)
+        if (keepAs) roundFiles.push(`${keepAs}.round${r}`)
+        const counts = dumpedCounts(server, roundFiles[r - 1])
         perRequest.push(Object.fromEntries(Object.entries(counts).map(([k, v]) => [k, v / settings.requests])))
       }
       callgrind(server, '--instr=off')
       const ir = perRequest.map((c) => c.Ir)
-      if (keepAs) keepMedianRound(ir.map((_, i) => `${keepAs}.round${i + 1}`), ir, keepAs, server.proc.pid)
+      if (keepAs) keepMedianRound(roundFiles, ir, keepAs, server.proc.pid)
       const row = { server: name, model, pid: server.proc.pid, instructions_per_request: Math.round(median(ir)), rounds: ir.map(Math.round) }
       if (flags['cache-sim']) {
         // Misses of valgrind's simulated caches (first level data, last level), not this CPU's counters.

@@ -84,9 +84,10 @@ function onEnd(this: Carrier): void {
 
 /** One request on the fast path: what the observers read of it (ObservedRequest), and its steps. */
 class Exchange implements ObservedRequest {
+  // Every field set here, the tags included: each exchange keeps the shape it was created with.
   body: unknown = undefined;
-  [VERSION]?: string;
-  [REQUEST_ID]?: string
+  [VERSION]: string | undefined = undefined;
+  [REQUEST_ID]: string | undefined = undefined
   readonly chunks: Buffer[] = []
   private readonly start = performance.now()
   private reported = false
